@@ -1,0 +1,63 @@
+# The README's two commands:
+#   make book   -- build the site into _build/html (sets everything up first)
+#   make test   -- everything CI runs: unit tests, pytest --nbval over every notebook, strict book build
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Tests never touch the network: the kernels' HTTP(S) traffic goes to a closed local port.
+TEST_ENV := RESNET_COURSE_PROFILE=smoke RESNET_COURSE_NO_DOWNLOAD=1 \
+	HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
+	http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 MPLBACKEND=agg
+JB_STRICT := -W -n --keep-going
+PYTEST_WORKERS ?= 2
+
+.PHONY: book test venv data unit nbval build-strict execute gpu-carry clean
+
+book: venv data
+	$(VENV)/bin/jupyter-book build . --quiet
+	@echo
+	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html in a browser"
+	@echo "or serve it:  $(PY) -m http.server -d _build/html 8000  ->  http://localhost:8000"
+
+test: venv data
+	$(TEST_ENV) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-cell-timeout 300 tests book
+	$(MAKE) build-strict
+
+build-strict: venv
+	rm -rf _build/html
+	$(VENV)/bin/jupyter-book build . $(JB_STRICT)
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps d2l==1.0.3
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -c "from d2l import torch as d2l; import resnet_course; print('environment ready')"
+	touch $(STAMP)
+
+# Find Fashion-MNIST (Debian's package, $$FASHION_MNIST_DIR, or the download cache), verify it,
+# and say where it is.  As root on Debian, install the package if it is missing.
+data: venv
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "$$FASHION_MNIST_DIR" ] \
+		&& command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -qq dataset-fashion-mnist || \
+		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null; fi
+	$(PY) -m resnet_course data
+
+# Re-execute the chapters and store their outputs:  make execute PROFILE=cpu [NOTEBOOKS=book/x.ipynb]
+execute: venv data
+	$(PY) tools/execute_notebooks.py $(if $(PROFILE),--profile $(PROFILE)) $(NOTEBOOKS)
+
+# Wheels and data the GPU machine lacks, in .carry/ (ignored by git); see tools/gpu_execute.sh
+gpu-carry: venv data
+	bash tools/make_gpu_carry.sh
+
+clean:
+	rm -rf _build

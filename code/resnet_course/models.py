@@ -1,0 +1,52 @@
+"""Whole networks built from :mod:`resnet_course.blocks`.
+
+``d2l_resnet18`` is the ResNet-18 of d2l (and of the seed article): a 7x7 stem with
+max-pooling, four stages of two residual blocks (64, 128, 256, 512 channels), global average
+pooling and a linear classifier.  It expects single-channel images (Fashion-MNIST resized to
+96x96 in d2l's recipe) and has 10 outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import resnet_block
+
+
+def d2l_resnet18(in_channels: int = 1, num_classes: int = 10) -> nn.Sequential:
+    """ResNet-18 as d2l builds it: ``b1`` stem, stages ``b2``..``b5``, then pool and linear."""
+    b1 = nn.Sequential(nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3),
+                       nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b2 = nn.Sequential(*resnet_block(64, 64, 2, first_block=True))
+    b3 = nn.Sequential(*resnet_block(64, 128, 2))
+    b4 = nn.Sequential(*resnet_block(128, 256, 2))
+    b5 = nn.Sequential(*resnet_block(256, 512, 2))
+    return nn.Sequential(b1, b2, b3, b4, b5,
+                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                         nn.Linear(512, num_classes))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (weights and biases; BN running statistics excluded)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def stage_shapes(model: nn.Sequential, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
+    """The output shape after each top-level layer of ``model`` for input ``x``."""
+    shapes = []
+    with torch.no_grad():
+        for layer in model:
+            x = layer(x)
+            shapes.append((layer.__class__.__name__, tuple(x.shape)))
+    return shapes
+
+
+def torchvision_resnet18_for_fashion_mnist(num_classes: int = 10) -> nn.Module:
+    """torchvision's ResNet-18 with a 1-channel stem and a ``num_classes``-way classifier."""
+    from torchvision.models import resnet18
+
+    model = resnet18(weights=None, num_classes=num_classes)
+    model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return model

@@ -1,0 +1,70 @@
+"""One switch that sizes every experiment in the course.
+
+A *profile* says how big an experiment should be:
+
+* ``smoke`` -- seconds per notebook on 2 CPU cores; CI uses it to execute every line.
+* ``cpu``   -- a reader's laptop: each chapter in at most ten minutes, still showing the
+  effect it teaches.  The default when no GPU is present.
+* ``gpu``   -- the real experiment; the default when CUDA is available.
+
+The environment variable ``RESNET_COURSE_PROFILE`` overrides the default.  Chapters never
+test the profile name themselves; they call :func:`pick` with one value per profile, so the
+sizes of an experiment sit next to each other where a reader can compare them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from typing import TypeVar
+
+import torch
+
+PROFILES = ("smoke", "cpu", "gpu")
+PROFILE_ENV_VAR = "RESNET_COURSE_PROFILE"
+
+T = TypeVar("T")
+
+
+def current_profile() -> str:
+    """The active profile: ``$RESNET_COURSE_PROFILE`` if set, else ``gpu`` or ``cpu``."""
+    name = os.environ.get(PROFILE_ENV_VAR, "").strip().lower()
+    if not name:
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_ENV_VAR}={name!r} is not a profile; choose one of {', '.join(PROFILES)} "
+            f"(or unset it to pick 'gpu' when CUDA is available and 'cpu' otherwise)."
+        )
+    return name
+
+
+def pick(smoke: T, cpu: T, gpu: T) -> T:
+    """Return the value that belongs to the active profile."""
+    return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[current_profile()]
+
+
+def default_device() -> torch.device:
+    """``cuda`` when available, else ``cpu`` (the smoke profile always runs on the CPU)."""
+    if current_profile() != "smoke" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    """A human-readable name for the device: the GPU model, or the CPU and its core count."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def describe_run() -> str:
+    """One line that tells a reader which profile, device and torch produced the outputs."""
+    device = default_device()
+    return (
+        f"profile: {current_profile()} | device: {device} = {device_name(device)} | "
+        f"torch {torch.__version__} | run on {_dt.date.today().isoformat()}"
+    )

@@ -1,0 +1,58 @@
+"""Execute chapters top to bottom and store their outputs in place.
+
+    python tools/execute_notebooks.py                 # every notebook in _toc.yml, default profile
+    python tools/execute_notebooks.py --profile cpu book/05_residual_block_code.ipynb
+
+The profile is passed to the kernel through RESNET_COURSE_PROFILE; the notebooks print it
+in their first output, so a reader can tell what produced what they see.  Prints the wall time
+of each notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from book_files import toc_notebooks  # noqa: E402
+
+
+def execute(path: Path, profile: str | None, timeout: int) -> float:
+    nb = nbformat.read(path, as_version=4)
+    if profile:
+        os.environ["RESNET_COURSE_PROFILE"] = profile
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--profile", choices=["smoke", "cpu", "gpu"])
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args()
+    notebooks = args.notebooks or toc_notebooks()
+    total = 0.0
+    for path in notebooks:
+        print(f"executing {path} ...", flush=True)
+        seconds = execute(Path(path), args.profile, args.timeout)
+        total += seconds
+        print(f"  {seconds:7.1f} s  {path}", flush=True)
+    print(f"  {total:7.1f} s  in all ({len(notebooks)} notebooks, profile "
+          f"{args.profile or os.environ.get('RESNET_COURSE_PROFILE', 'default')})")
+
+
+if __name__ == "__main__":
+    main()
