@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 # Tests never touch the network: the kernels' HTTP(S) traffic goes to a closed local port.
 TEST_ENV := RESNET_COURSE_PROFILE=smoke RESNET_COURSE_NO_DOWNLOAD=1 \
 	HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
-	http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 MPLBACKEND=agg
+	http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9
 JB_STRICT := -W -n --keep-going
 PYTEST_WORKERS ?= 2
 
-.PHONY: book test venv data unit nbval build-strict execute gpu-carry clean
+.PHONY: book test venv data unit nbval build-strict browser-test execute gpu-carry clean
 
 book: venv data
 	$(VENV)/bin/jupyter-book build . --quiet
@@ -26,10 +26,18 @@ test: venv data
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout 300 tests book
 	$(MAKE) build-strict
+	$(MAKE) browser-test
 
 build-strict: venv
 	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . $(JB_STRICT)
+
+# Open every page of the built site in headless Chromium (Debian's chromium): console errors,
+# requests, math, images, widgets, links, search; screenshots in _build/screenshots.  Also
+# checks each chapter's Colab button in the built pages.
+browser-test: venv
+	BOOK_SITE_BUILT=1 $(VENV)/bin/pytest -q tests/test_colab.py
+	$(PY) tools/browser_test.py _build/html --screenshots _build/screenshots
 
 venv: $(STAMP)
 

@@ -44,7 +44,6 @@ def convert(text: str) -> nbformat.NotebookNode:
             cell = nbformat.v4.new_code_cell("\n".join(lines))
         if tags:
             cell.metadata["tags"] = tags
-        cell.pop("id", None)
         nb.cells.append(cell)
     nbformat.validator.normalize(nb)
     return nb

@@ -50,3 +50,43 @@ def torchvision_resnet18_for_fashion_mnist(num_classes: int = 10) -> nn.Module:
     model = resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
     return model
+
+
+def cifar_resnet18(in_channels: int = 1, num_classes: int = 10, width: int = 64,
+                   zero_init_residual: bool = False) -> nn.Sequential:
+    """ResNet-18 in the CIFAR style: a 3x3 stem, no max-pool, so 28 px images keep their size.
+
+    Stages of two :class:`~resnet_course.cifar_resnet.BasicBlock` each at ``width`` x 1, 2, 4, 8
+    channels (64-128-256-512 by default), projection shortcuts (option B) where the shape
+    changes, global average pooling and a linear classifier -- torchvision's layer names.
+    ``width=16`` gives a network with the same 18 layers and 1/16 of the arithmetic, for CPUs.
+    """
+    from collections import OrderedDict
+
+    from .cifar_resnet import BasicBlock, conv3x3
+
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    layers: OrderedDict[str, nn.Module] = OrderedDict(
+        conv1=conv3x3(in_channels, width), bn1=nn.BatchNorm2d(width), relu=nn.ReLU(inplace=True))
+    in_planes = width
+    for i, planes in enumerate((width, 2 * width, 4 * width, 8 * width)):
+        stride = 1 if i == 0 else 2
+        layers[f"layer{i + 1}"] = nn.Sequential(BasicBlock(in_planes, planes, stride, shortcut="B"),
+                                                BasicBlock(planes, planes, 1, shortcut="B"))
+        in_planes = planes
+    layers.update(avgpool=nn.AdaptiveAvgPool2d((1, 1)), flatten=nn.Flatten(),
+                  fc=nn.Linear(in_planes, num_classes))
+    model = nn.Sequential(layers)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if zero_init_residual:
+        # Each block then starts as the identity (ReLU of its input): Goyal et al. 2017.
+        for m in model.modules():
+            if isinstance(m, BasicBlock):
+                nn.init.zeros_(m.bn2.weight)
+    return model
