@@ -50,14 +50,14 @@ async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  await document.fonts.ready;  // MathJax's web fonts load lazily, after typesetting
   const mathSpans = document.querySelectorAll(".math").length;
   const mjx = document.querySelectorAll("mjx-container").length;
   const mjxErrors = Array.from(document.querySelectorAll("mjx-merror"))
       .map(e => e.getAttribute("data-mjx-error") || e.textContent).slice(0, 5);
   // Raw TeX left in prose (not in code, where it may be legitimate).
   const raw = [];
-  const walker = document.createTreeWalker(document.querySelector("main") || document.body,
-                                           NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const skip = "PRE,CODE,SCRIPT,STYLE,TEXTAREA,MJX-CONTAINER,KBD,SAMP";
   while (walker.nextNode()) {
     const node = walker.currentNode;
@@ -82,9 +82,18 @@ async () => {
   // Code and printed output wider than the column scroll sideways: worth a note, not a failure.
   const wide = Array.from(document.querySelectorAll("div.cell div.highlight pre, div.cell_output pre"))
       .filter(p => p.scrollWidth > p.clientWidth + 2).length;
+  // Cells that draw a figure but whose stored output shows none (e.g. executed with MPLBACKEND=agg).
+  const drawsFigure = /plt\.(subplots|figure|show)\(|\bplot_\w+\(|\.imshow\(|^\s*fig\s*=/m;
+  const noFigure = Array.from(document.querySelectorAll("div.cell")).filter(cell => {
+    const input = cell.querySelector(".cell_input");
+    if (!input || !drawsFigure.test(input.innerText)) return false;
+    const out = cell.querySelector(".cell_output");
+    return !out || !out.querySelector("img, .widget-subarea, script[type='application/vnd.jupyter.widget-view+json']");
+  }).map(cell => (cell.querySelector(".cell_input").innerText.trim().split("\n")
+                  .find(l => !l.startsWith("#")) || "").slice(0, 60));
   const links = Array.from(document.querySelectorAll("a[href]")).map(a => a.href);
   const title = document.title;
-  return {mathSpans, mjx, mjxErrors, raw: raw.slice(0, 5), images, widgets, links, title, wide,
+  return {mathSpans, mjx, mjxErrors, raw: raw.slice(0, 5), images, widgets, links, title, wide, noFigure,
           hasWidgetState: !!document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]')};
 }
 """
@@ -243,6 +252,9 @@ def main() -> int:
                 problem(f"MathJax error: {err}")
             for text in info["raw"]:
                 problem(f"raw TeX in the text: {text!r}")
+            if re.search(r"\\[(\[]|\$|\\[a-zA-Z]+\{", info["title"]):
+                problem(f"raw TeX in the page title (browser tab, search results): {info['title']!r}; "
+                        f"write the heading without math")
             for img in info["images"]:
                 if not img["ok"]:
                     problem(f"image did not load: {img['src']}")
@@ -259,11 +271,13 @@ def main() -> int:
                 msg = check_link(href, base, site, path)
                 if msg:
                     problem(msg)
+            page.wait_for_load_state("networkidle")  # nothing still loading when the page is left
             page.screenshot(path=str(shots / (rel.replace("/", "__")[:-5] + ".png")), full_page=True)
             report[rel] = {"title": info["title"], "formulas": info["mathSpans"], "mathjax": info["mjx"],
                            "images": len(info["images"]), "widgets": len(info["widgets"]),
                            "hidden_widgets": sum(w["hidden"] for w in info["widgets"]),
                            "wide_code_or_output_blocks": info["wide"],
+                           "figure_cells_without_figure": info["noFigure"],
                            "small_images": [i["src"].rsplit("/", 1)[-1] for i in info["images"]
                                             if i["natural"] > 0 and i["shown"] < 0.6 * i["natural"]
                                             and i["natural"] > 900],
@@ -275,6 +289,7 @@ def main() -> int:
         try:
             page.wait_for_selector("ul.search li", timeout=args.timeout * 1000)
             hits = page.locator("ul.search li").count()
+            page.wait_for_load_state("networkidle")
         except Exception:
             hits = 0
         if hits == 0:
@@ -293,6 +308,8 @@ def main() -> int:
     for rel, info in report.items():
         if info.get("small_images"):
             print(f"  note: {rel}: figures shown at under 60% of their width: {info['small_images']}")
+        for first_line in info.get("figure_cells_without_figure", []):
+            print(f"  note: {rel}: a cell draws a figure but its stored output shows none: {first_line!r}")
         if info.get("wide_code_or_output_blocks"):
             print(f"  note: {rel}: {info['wide_code_or_output_blocks']} code/output blocks are wider "
                   f"than the column at {VIEWPORT['width']} px and scroll sideways")

@@ -119,6 +119,29 @@ def block_gradient_norms(model: ResidualMLP, images: Tensor, labels: Tensor) -> 
     return torch.stack([s.grad.norm() for s in states]).detach().cpu()
 
 
+def freeze_batch_statistics(model: nn.Module, inputs: Tensor) -> nn.Module:
+    """Give every batch-norm layer the statistics of ``inputs`` and switch ``model`` to eval mode.
+
+    The network then computes the same outputs for ``inputs`` as in training mode, but each
+    output depends on its own input alone, so the input gradient is that of the function
+    ``x -> y``, not mixed with the other inputs of the batch.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta, counts = [m.momentum for m in norms], {}
+    hooks = [m.register_forward_pre_hook(lambda m, args: counts.update({m: args[0].numel() // args[0].shape[1]}))
+             for m in norms]
+    for m in norms:
+        m.momentum = 1.0
+    model.train()
+    with torch.no_grad():
+        model(inputs)
+    for m, momentum, hook in zip(norms, momenta, hooks):
+        m.momentum = momentum
+        m.running_var.mul_((counts[m] - 1) / counts[m])  # training mode divides by n, not n - 1
+        hook.remove()
+    return model.eval()
+
+
 def input_gradients(model: nn.Module, inputs: Tensor) -> Tensor:
     """``d y / d x`` of a one-input, one-output network at each of ``inputs`` (shape ``(N, 1)``)."""
     x = inputs.detach().clone().requires_grad_(True)

@@ -35,7 +35,8 @@ class DeepMLP(nn.Module):
     """Flatten, a linear stem to ``width``, ``n_blocks`` MLP blocks, a linear classifier."""
 
     def __init__(self, n_blocks: int, residual: bool = True, width: int = 64,
-                 in_features: int = 28 * 28, num_classes: int = 10):
+                 in_features: int = 28 * 28, num_classes: int = 10,
+                 zero_init_residual: bool = False):
         super().__init__()
         if n_blocks < 1:
             raise ValueError(f"n_blocks must be at least 1, got {n_blocks}")
@@ -47,6 +48,10 @@ class DeepMLP(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear) and m is not self.fc:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        if zero_init_residual:
+            # Each block then starts as ReLU(x) = x (its input is already non-negative).
+            for block in self.blocks:
+                nn.init.zeros_(block.bn2.weight)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc(self.blocks(self.stem(x)))

@@ -458,7 +458,7 @@ def _train(cfg: TrainConfig, device: torch.device, precision: str, compile_mode:
         sched.load_state_dict(previous["scheduler"])
         scaler.load_state_dict(previous["scaler"])
         if ema is not None:
-            pass  # MUTATION
+            ema.model.load_state_dict(previous["ema"])
         set_rng_state(previous["rng"], generator)
         hist = History.from_dict(previous["history"])
         start_epoch = previous["epoch"]

@@ -85,10 +85,13 @@ def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels:
                      momentum: float = 0.9, weight_decay: float = 1e-4,
                      schedule: str = "cosine", augment: bool = False,
                      log_every: int = 10, seed: int | None = 0,
-                     desc: str = "training", progress: bool = True) -> History:
+                     desc: str = "training", progress: bool = True,
+                     eval_every: int = 0) -> History:
     """Train ``model`` with SGD on tensors that already live on the model's device.
 
     ``schedule`` is ``"cosine"`` (decay to zero over the run) or ``"constant"``.
+    The test set is evaluated at the end of every epoch and, if ``eval_every > 0``, also
+    every ``eval_every`` steps (for test curves of short runs).
     A non-finite loss stops the run with a message that names the step.
     """
     if epochs <= 0 or batch_size <= 0:
@@ -148,6 +151,11 @@ def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels:
                 run_wrong.zero_()
                 run_n = 0
             bar.update(1)
+            if eval_every > 0 and step % eval_every == 0 and b != steps_per_epoch - 1:
+                test_loss, test_err = evaluate(model, test_images, test_labels)
+                hist.epoch_step.append(step)
+                hist.test_loss.append(test_loss)
+                hist.test_err.append(test_err)
         test_loss, test_err = evaluate(model, test_images, test_labels)
         hist.epoch_step.append(step)
         hist.test_loss.append(test_loss)
