@@ -7,9 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Tests never touch the network: the kernels' HTTP(S) traffic goes to a closed local port.
+# One thread per process: two pytest workers already keep both cores busy.
 TEST_ENV := RESNET_COURSE_PROFILE=smoke RESNET_COURSE_NO_DOWNLOAD=1 \
 	HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
-	http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9
+	http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 JB_STRICT := -W -n --keep-going
 PYTEST_WORKERS ?= 2
 

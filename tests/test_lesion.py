@@ -10,9 +10,9 @@ from resnet_course.lesion import delete_blocks, deletable_blocks, random_lesion_
 
 def model_and_data(residual=True):
     torch.manual_seed(0)
-    model = cifar_resnet(14, residual=residual).eval()
+    model = cifar_resnet(14, residual=residual, widths=(4, 8, 16)).eval()
     g = torch.Generator().manual_seed(1)
-    return model, torch.rand(20, 1, 28, 28, generator=g), torch.randint(0, 10, (20,), generator=g)
+    return model, torch.rand(20, 1, 12, 12, generator=g), torch.randint(0, 10, (20,), generator=g)
 
 
 def test_downsampling_blocks_are_not_deletable():

@@ -50,9 +50,9 @@ def test_binomial_summary_of_54_blocks():
     assert 0.6 < s["share_within_one_std"] < 0.8
 
 
-def small_resnet():
+def small_resnet(depth=14):
     torch.manual_seed(0)
-    model = cifar_resnet(14).eval()  # 6 blocks, two of them downsampling
+    model = cifar_resnet(depth, widths=(4, 8, 16)).eval()  # depth 14: 6 blocks, two of them downsampling
     with torch.no_grad():
         for m in model.modules():  # non-trivial BN statistics so that eval mode is not the identity
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -65,7 +65,7 @@ def test_gated_copy_computes_the_same_outputs_and_leaves_the_model_alone():
     model = small_resnet()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     gated, gates = gated_copy(model)
-    x = torch.rand(3, 1, 28, 28)
+    x = torch.rand(3, 1, 12, 12)
     for through in ("both", "residual", "shortcut"):
         for g in gates:
             g.through = through
@@ -77,9 +77,9 @@ def test_gated_copy_computes_the_same_outputs_and_leaves_the_model_alone():
 
 def test_gradients_of_all_paths_add_up_to_the_full_gradient():
     # The gradient at x_0 is the sum of the gradients of the 2^n single paths; with "both" it is one backward.
-    model = small_resnet()
+    model = small_resnet(depth=8)  # 3 blocks, 8 paths
     gated, gates = gated_copy(model)
-    images, labels = torch.rand(2, 1, 28, 28), torch.tensor([1, 7])
+    images, labels = torch.rand(2, 1, 12, 12), torch.tensor([1, 7])
     x0 = stem(gated, images).detach()
 
     def grad_at_x0(path):
@@ -92,15 +92,15 @@ def test_gradients_of_all_paths_add_up_to_the_full_gradient():
         torch.nn.functional.cross_entropy(head(gated, h), labels, reduction="sum").backward()
         return x.grad
 
-    full = grad_at_x0(["both"] * 6)
-    summed = sum(grad_at_x0(["residual" if b else "shortcut" for b in p]) for p in all_paths(6))
+    full = grad_at_x0(["both"] * len(gates))
+    summed = sum(grad_at_x0(["residual" if b else "shortcut" for b in p]) for p in all_paths(len(gates)))
     torch.testing.assert_close(summed, full, rtol=1e-4, atol=1e-6)
 
 
 def test_path_gradient_norms_shape_and_gates_reset():
     model = small_resnet()
     gated, gates = gated_copy(model)
-    norms = path_gradient_norms(gated, gates, torch.rand(4, 1, 28, 28), torch.arange(4), length=2,
+    norms = path_gradient_norms(gated, gates, torch.rand(4, 1, 12, 12), torch.arange(4), length=2,
                                 samples=3, generator=torch.Generator().manual_seed(0))
     assert norms.shape == (3, 4) and (norms >= 0).all()
     assert all(g.through == "both" for g in gates)

@@ -14,7 +14,7 @@ from resnet_course.data import FashionMNIST, load_fashion_mnist
 from resnet_course.models import cifar_resnet18, count_parameters
 from resnet_course.trainer import NonFiniteLossError, TrainConfig, lr_factor, train
 
-TINY = dict(model="cifar_resnet18", width=4, n_train=192, n_test=128, batch_size=64, epochs=3,
+TINY = dict(model="cifar_resnet18", width=4, n_train=192, n_test=128, batch_size=64, epochs=2,
             lr=0.1, ema=0.9, random_erasing=0.5, deterministic=True, device="cpu", progress=False)
 
 
@@ -47,7 +47,7 @@ def test_resumed_run_ends_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_d
         assert torch.equal(tensor, resumed.model.state_dict()[name]), f"weights differ after resuming: {name}"
     for name, tensor in whole.net.state_dict().items():   # the EMA copy that is tested
         assert torch.equal(tensor, resumed.net.state_dict()[name]), f"EMA weights differ after resuming: {name}"
-    assert resumed.history.epoch == [1, 2, 3]
+    assert resumed.history.epoch == [1, 2]
     assert resumed.history.test_acc == whole.history.test_acc
     assert resumed.history.train_loss == whole.history.train_loss
     assert whole.history.train_loss[-1] < whole.history.train_loss[0], "training did not lower the loss"
@@ -92,7 +92,7 @@ def test_non_finite_loss_stops_at_the_step_and_suggests_a_lower_rate(tiny_data):
     nan_images = torch.full_like(tiny_data.train_images, math.nan)
     data = FashionMNIST(nan_images, tiny_data.train_labels, tiny_data.test_images, tiny_data.test_labels)
     cfg = TrainConfig(**{**TINY, "ema": 0.0}, checkpoint_dir="")
-    with pytest.raises(NonFiniteLossError, match=r"step 1 of 9 .*lower learning rate than lr=0\.1"):
+    with pytest.raises(NonFiniteLossError, match=r"step 1 of 6 .*lower learning rate than lr=0\.1"):
         train(cfg, data=data)
 
 
@@ -153,3 +153,10 @@ def test_d2l_baseline_records_accuracy_and_time_per_epoch():
     assert hist.epoch == [1] and 0.0 <= hist.test_acc[0] <= 1.0
     assert 0 < hist.train_seconds[0] <= extras["wall_seconds"]
     assert "test acc" in extras["d2l_printout"], "d2l's own printout was not captured"
+
+
+def test_d2l_baseline_refuses_fewer_batches_than_train_ch6_needs():
+    from resnet_course.bench import run_d2l_baseline
+
+    with pytest.raises(ValueError, match="at least 5 batches"):
+        run_d2l_baseline(epochs=1, batch_size=64, resize=28, n_train=128, n_test=32, device="cpu")

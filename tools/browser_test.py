@@ -64,7 +64,7 @@ async () => {
     if (node.parentElement.closest(skip.toLowerCase())) continue;
     if (node.parentElement.closest(".cell_output, .output")) continue;
     const t = node.textContent;
-    if (/\\\(|\\\[|\$\$|\\begin\{|\$\\[a-zA-Z]/.test(t)) raw.push(t.trim().slice(0, 80));
+    if (/\\\(|\\\[|\$\$|\\[a-zA-Z]+\{|\$\\[a-zA-Z]/.test(t)) raw.push(t.trim().slice(0, 80));
   }
   const images = imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
                                   natural: i.naturalWidth, shown: Math.round(i.getBoundingClientRect().width)}));
@@ -229,10 +229,10 @@ def main() -> int:
                     problem(f"redirects to a missing page: {redirect}")
                 report[rel] = {"redirect": redirect}
                 continue
-            t0 = time.perf_counter()
-            page.goto(f"{base}/{rel}", wait_until="load")
             if rel == "search.html":
                 continue  # checked below, with a query
+            t0 = time.perf_counter()
+            page.goto(f"{base}/{rel}", wait_until="load")
             info = page.evaluate(INSPECT_JS)
             if info["hasWidgetState"]:
                 # embed.js renders on window load; give it time to draw every view.
@@ -279,8 +279,7 @@ def main() -> int:
                            "wide_code_or_output_blocks": info["wide"],
                            "figure_cells_without_figure": info["noFigure"],
                            "small_images": [i["src"].rsplit("/", 1)[-1] for i in info["images"]
-                                            if i["natural"] > 0 and i["shown"] < 0.6 * i["natural"]
-                                            and i["natural"] > 900],
+                                            if i["natural"] > 800 and i["shown"] < 0.75 * i["natural"]],
                            "seconds": round(time.perf_counter() - t0, 2)}
 
         # The search page: Sphinx's searchtools fills ul.search from searchindex.js.
@@ -289,9 +288,10 @@ def main() -> int:
         try:
             page.wait_for_selector("ul.search li", timeout=args.timeout * 1000)
             hits = page.locator("ul.search li").count()
-            page.wait_for_load_state("networkidle")
         except Exception:
             hits = 0
+        page.evaluate(INSPECT_JS)  # let MathJax, its fonts and the images finish before leaving
+        page.wait_for_load_state("networkidle")
         if hits == 0:
             problem(f"search for {SEARCH_TERM!r} returned no result")
         page.screenshot(path=str(shots / "search.png"), full_page=True)
@@ -307,7 +307,8 @@ def main() -> int:
           f"screenshots in {shots.relative_to(ROOT) if shots.is_relative_to(ROOT) else shots}")
     for rel, info in report.items():
         if info.get("small_images"):
-            print(f"  note: {rel}: figures shown at under 60% of their width: {info['small_images']}")
+            print(f"  note: {rel}: figures shrunk below 75% of their width (their text shrinks too; "
+                  f"use a figsize of about 7 inches wide): {info['small_images']}")
         for first_line in info.get("figure_cells_without_figure", []):
             print(f"  note: {rel}: a cell draws a figure but its stored output shows none: {first_line!r}")
         if info.get("wide_code_or_output_blocks"):

@@ -28,6 +28,9 @@ def execute(path: Path, profile: str | None, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     if profile:
         os.environ["RESNET_COURSE_PROFILE"] = profile
+    # A non-interactive backend (MPLBACKEND=agg) would override the kernel's inline backend
+    # and the stored notebook would have no figures.
+    os.environ.pop("MPLBACKEND", None)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()

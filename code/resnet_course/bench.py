@@ -48,11 +48,11 @@ RECIPES: dict[str, dict[str, Any]] = {
 def sizes(profile: str | None = None) -> dict[str, Any]:
     """How big each run is in a profile: the full benchmark on a GPU, subsets on the CPU."""
     full = dict(n_train=0, n_test=0, width=64, d2l_epochs=10, fast_epochs=RECIPES["fast"]["epochs"],
-                best_epochs=RECIPES["best"]["epochs"], batch_size=512, d2l_workers=4)
+                best_epochs=RECIPES["best"]["epochs"], batch_size=512, d2l_workers=4, d2l_batch=256)
     small = dict(n_train=2048, n_test=1000, width=16, d2l_epochs=2, fast_epochs=4, best_epochs=8,
-                 batch_size=128, d2l_workers=0)
+                 batch_size=128, d2l_workers=0, d2l_batch=256)
     tiny = dict(n_train=256, n_test=256, width=8, d2l_epochs=1, fast_epochs=1, best_epochs=1,
-                batch_size=64, d2l_workers=0)
+                batch_size=64, d2l_workers=0, d2l_batch=32)
     if profile is not None:
         return {"smoke": tiny, "cpu": small, "gpu": full}[profile]
     return pick(smoke=tiny, cpu=small, gpu=full)
@@ -124,6 +124,9 @@ def run_d2l_baseline(epochs: int = 10, batch_size: int = 256, lr: float = 0.05, 
     torch.manual_seed(seed)
     train_iter, test_iter = fashion_mnist_dataloaders(batch_size, resize, n_train=n_train, n_test=n_test,
                                                       num_workers=num_workers)
+    if len(train_iter) < 5:
+        raise ValueError(f"d2l's train_ch6 needs at least 5 batches per epoch, but {len(train_iter.dataset)} "
+                         f"images make {len(train_iter)} batches of {batch_size}; use more images or a smaller batch")
     timed = _TimedIterable(train_iter)
     net = d2l_resnet18()
     points: list[tuple[float, tuple]] = []
@@ -288,9 +291,9 @@ def run_bench(profile: str | None = None, device: str = "auto", recipes: tuple[s
     log(f"bench on {device_name(dev)}, torch {torch.__version__}, profile {profile or 'default'}: "
         f"{n_train or 60000} training and {n_test or 10000} test images")
     if "d2l" in recipes:
-        log(f"d2l: train_ch6, d2l_resnet18, {D2L_RECIPE['resize']} px, batch {D2L_RECIPE['batch_size']}, "
+        log(f"d2l: train_ch6, d2l_resnet18, {D2L_RECIPE['resize']} px, batch {size['d2l_batch']}, "
             f"lr {D2L_RECIPE['lr']}, {size['d2l_epochs']} epochs ...")
-        hist, extras = run_d2l_baseline(size["d2l_epochs"], D2L_RECIPE["batch_size"], D2L_RECIPE["lr"],
+        hist, extras = run_d2l_baseline(size["d2l_epochs"], size["d2l_batch"], D2L_RECIPE["lr"],
                                         D2L_RECIPE["resize"], n_train, n_test, dev, size["d2l_workers"])
         log("  d2l printed: " + extras["d2l_printout"].replace("\n", " | "))
         rows.append(_row("d2l", hist, extras["wall_seconds"] - extras["test_seconds"], "d2l_resnet18",
@@ -353,6 +356,9 @@ def summary(rows: list[BenchRow]) -> str:
     if d2l and fast:
         out.append(f"images/s: ours {fast.images_per_second:,.0f} vs d2l {d2l.images_per_second:,.0f} "
                    f"({fast.images_per_second / d2l.images_per_second:.1f}x)")
+        if "(width 64)" not in fast.model:
+            out.append(f"note: ours is {fast.model} at {fast.pixels} px, d2l's is {d2l.model} at {d2l.pixels} px "
+                       f"at full width: different networks, so this is no like-for-like speed comparison")
         if d2l.time_to_target and fast.time_to_target:
             out.append(f"time to {TARGET:.1%}: ours {fast.time_to_target:.1f} s vs d2l {d2l.time_to_target:.1f} s "
                        f"({d2l.time_to_target / fast.time_to_target:.1f}x faster)")
