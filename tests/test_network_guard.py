@@ -6,9 +6,15 @@ import pytest
 from conftest import NetworkBlockedError
 
 
-def test_outside_connections_are_refused():
+def test_outside_connections_are_refused(monkeypatch):
+    # The test command also points HTTP(S)_PROXY at a closed local port (for notebook kernels);
+    # without it, the request must be stopped by the guard itself.
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
     with pytest.raises(NetworkBlockedError):
         urllib.request.urlopen("http://example.com", timeout=1)
+    with pytest.raises(NetworkBlockedError):
+        socket.create_connection(("93.184.216.34", 80), timeout=1)
 
 
 def test_loopback_connections_still_work():
