@@ -11,8 +11,9 @@ def test_outside_connections_are_refused(monkeypatch):
     # without it, the request must be stopped by the guard itself.
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
+    opener = urllib.request.build_opener()  # not urlopen's cached opener: it may hold the proxies
     with pytest.raises(NetworkBlockedError):
-        urllib.request.urlopen("http://example.com", timeout=1)
+        opener.open("http://example.com", timeout=1)
     with pytest.raises(NetworkBlockedError):
         socket.create_connection(("93.184.216.34", 80), timeout=1)
 
