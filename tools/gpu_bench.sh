@@ -14,18 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stage="${1:-fast}"
 case "$stage" in fast|best|all) ;; *) echo "usage: bash tools/gpu_bench.sh [fast|best|all]" >&2; exit 2 ;; esac
-PYTHON=${PYTHON:-python3}
-OUT=${OUT:-$(mktemp -d)}
-PROFILE=${PROFILE:-gpu}
-if [ -z "${SKIP_WHEELS:-}" ]; then
-  $PYTHON -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .carry/wheels/*.whl
-  export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="$PWD/code${PYTHONPATH:+:$PYTHONPATH}"
-if [ -d .carry/fashion-mnist ]; then export FASHION_MNIST_DIR=${FASHION_MNIST_DIR:-$PWD/.carry/fashion-mnist}; fi
-export RESNET_COURSE_NO_DOWNLOAD=1 PYTHONUNBUFFERED=1 MPLBACKEND=agg
-$PYTHON -m resnet_course data
+source tools/gpu_env.sh
+export MPLBACKEND=agg
 {
   $PYTHON -c "import sys, torch; print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', torch.version.cuda, '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
   if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; fi

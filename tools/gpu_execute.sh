@@ -8,19 +8,8 @@
 # Test it here on the CPU with:  PYTHON=.venv/bin/python SKIP_WHEELS=1 PROFILE=smoke bash tools/gpu_execute.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-OUT=${OUT:-$(mktemp -d)}
-PROFILE=${PROFILE:-gpu}
-if [ -z "${SKIP_WHEELS:-}" ]; then
-  $PYTHON -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .carry/wheels/*.whl
-  export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="$PWD/code${PYTHONPATH:+:$PYTHONPATH}"
-export FASHION_MNIST_DIR=${FASHION_MNIST_DIR:-$PWD/.carry/fashion-mnist}
-export RESNET_COURSE_NO_DOWNLOAD=1 PYTHONUNBUFFERED=1
+source tools/gpu_env.sh
 $PYTHON -c "import torch, resnet_course; print('torch', torch.__version__, '| cuda', torch.cuda.is_available(), '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-$PYTHON -m resnet_course data
 set -o pipefail
 $PYTHON tools/execute_notebooks.py --profile "$PROFILE" ${NOTEBOOKS:-} 2>&1 | tee "$OUT/execute.log"
 tar -czf "$OUT/notebooks.tar.gz" book/*.ipynb

@@ -77,6 +77,24 @@ class BasicBlock(nn.Module):
         return F.relu(out)
 
 
+def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
+    """He (Kaiming) initialisation as in He et al. (2015) and torchvision; BN scale 1, shift 0.
+
+    With ``zero_init_residual`` the last BN scale of every :class:`BasicBlock` is zero, so each
+    residual block starts as the identity (ReLU of its input): Goyal et al. (2017).
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if zero_init_residual:
+        for m in model.modules():
+            if isinstance(m, BasicBlock):
+                nn.init.zeros_(m.bn2.weight)
+
+
 class CifarResNet(nn.Module):
     """The 6n+2-layer network of He et al. (2015, Sec. 4.2), plain or residual."""
 
@@ -101,16 +119,7 @@ class CifarResNet(nn.Module):
         self.layer1, self.layer2, self.layer3 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        if zero_init_residual:
-            # Each residual block then starts as the identity (ReLU of its input): Goyal et al. 2017.
-            for block in self.blocks():
-                nn.init.zeros_(block.bn2.weight)
+        init_weights(self, zero_init_residual)
 
     def blocks(self) -> list[BasicBlock]:
         """All 3n blocks in order (for lesion studies and per-block measurements)."""

@@ -92,3 +92,15 @@ def post_vs_pre_activation() -> Figure:
                   shortcut="identity", title="pre-activation (2016)")
     fig.tight_layout()
     return fig
+
+
+def residual_block_figure() -> Figure:
+    """The seed's ``Residual`` block: identity shortcut (left), 1x1 convolution shortcut (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7, 4.2))
+    layers = ["conv 3×3", "BN", "ReLU", "conv 3×3", "BN"]
+    block_diagram(axes[0], layers, ["ReLU"], shortcut="identity $x$",
+                  title="Residual(c, c)")
+    block_diagram(axes[1], layers, ["ReLU"], shortcut="1×1 conv $W_s x$",
+                  title="Residual(c, 2c, use_1x1conv=True, strides=2)")
+    fig.tight_layout()
+    return fig

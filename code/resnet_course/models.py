@@ -63,7 +63,7 @@ def cifar_resnet18(in_channels: int = 1, num_classes: int = 10, width: int = 64,
     """
     from collections import OrderedDict
 
-    from .cifar_resnet import BasicBlock, conv3x3
+    from .cifar_resnet import BasicBlock, conv3x3, init_weights
 
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
@@ -78,15 +78,5 @@ def cifar_resnet18(in_channels: int = 1, num_classes: int = 10, width: int = 64,
     layers.update(avgpool=nn.AdaptiveAvgPool2d((1, 1)), flatten=nn.Flatten(),
                   fc=nn.Linear(in_planes, num_classes))
     model = nn.Sequential(layers)
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    if zero_init_residual:
-        # Each block then starts as the identity (ReLU of its input): Goyal et al. 2017.
-        for m in model.modules():
-            if isinstance(m, BasicBlock):
-                nn.init.zeros_(m.bn2.weight)
+    init_weights(model, zero_init_residual)
     return model
