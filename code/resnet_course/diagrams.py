@@ -28,6 +28,19 @@ def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], **kw)
                                  color="black", shrinkA=0, shrinkB=0, **kw))
 
 
+def _stack(ax: Axes, labels: Sequence[str], y: float, gap: float, box_h: float,
+           width: float) -> float:
+    """Draw ``labels`` as boxes upwards from ``y``, each after an arrow; return the new top."""
+    for label in labels:
+        _arrow(ax, (0, y), (0, y + gap))
+        y += gap
+        ax.add_patch(FancyBboxPatch((-width / 2, y), width, box_h, boxstyle="round,pad=0.02",
+                                    fc=_color(label), ec="black", lw=1))
+        ax.text(0, y + box_h / 2, label, ha="center", va="center", fontsize=10)
+        y += box_h
+    return y
+
+
 def block_diagram(ax: Axes, layers: Sequence[str], after_add: Sequence[str] = (),
                   shortcut: str | None = "identity", title: str = "",
                   input_label: str = "$x_l$", output_label: str = "$x_{l+1}$") -> None:
@@ -37,13 +50,7 @@ def block_diagram(ax: Axes, layers: Sequence[str], after_add: Sequence[str] = ()
     ax.text(0, y, input_label, ha="center", va="center", fontsize=12)
     y_in = y
     y += 0.3
-    for label in layers:
-        _arrow(ax, (0, y), (0, y + gap))
-        y += gap
-        ax.add_patch(FancyBboxPatch((-width / 2, y), width, box_h, boxstyle="round,pad=0.02",
-                                    fc=_color(label), ec="black", lw=1))
-        ax.text(0, y + box_h / 2, label, ha="center", va="center", fontsize=10)
-        y += box_h
+    y = _stack(ax, layers, y, gap, box_h, width)
     if shortcut is not None:
         _arrow(ax, (0, y), (0, y + gap))
         y += gap + 0.2
@@ -55,13 +62,7 @@ def block_diagram(ax: Axes, layers: Sequence[str], after_add: Sequence[str] = ()
         ax.text(x_side + 0.1, (y_in + y) / 2, shortcut, ha="left", va="center", fontsize=10,
                 rotation=90)
         y += 0.2
-    for label in after_add:
-        _arrow(ax, (0, y), (0, y + gap))
-        y += gap
-        ax.add_patch(FancyBboxPatch((-width / 2, y), width, box_h, boxstyle="round,pad=0.02",
-                                    fc=_color(label), ec="black", lw=1))
-        ax.text(0, y + box_h / 2, label, ha="center", va="center", fontsize=10)
-        y += box_h
+    y = _stack(ax, after_add, y, gap, box_h, width)
     _arrow(ax, (0, y), (0, y + gap))
     y += gap + 0.25
     ax.text(0, y, output_label, ha="center", va="center", fontsize=12)
