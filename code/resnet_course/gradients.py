@@ -6,7 +6,8 @@ With identity shortcuts and nothing after the addition, a stack of residual unit
     dE/dx_l = dE/dx_L (1 + d/dx_l sum_{i=l}^{L-1} F(x_i, W_i))          (eq. 5)
 
 This module builds such stacks (and their plain counterparts ``x_{i+1} = F(x_i, W_i)``) as
-small fully connected networks, computes eq. 5 term by term to compare it with autograd, and
+small fully connected networks (pre-activation units with nothing after the addition, unlike the
+post-activation blocks of :mod:`resnet_course.mlp`, so that eq. 4 holds exactly), computes eq. 5 term by term to compare it with autograd, and
 measures two things the chapter plots: the gradient norm at every block, and how correlated
 the input gradients of neighbouring inputs are (the *shattered gradients* of Balduzzi et al.
 2017).

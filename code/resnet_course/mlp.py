@@ -6,6 +6,11 @@ norm, and a linear classifier -- ``2 * n_blocks + 2`` weighted layers.  Each blo
 ``ReLU(F(x) + x)`` when ``residual`` and ``ReLU(F(x))`` otherwise, with
 F = Linear-BN-ReLU-Linear-BN, so the plain and the residual network of one depth have
 exactly the same parameters.
+
+These are *post-activation* blocks (the ReLU after the addition), as in the CIFAR networks whose
+degradation chapter 1 reproduces.  The backpropagation chapter needs the clean identity
+``x_{i+1} = x_i + F(x_i)`` of He et al. (2016) instead, and builds its own pre-activation MLP in
+:mod:`resnet_course.gradients`.
 """
 
 from __future__ import annotations

@@ -38,8 +38,9 @@ from tqdm.auto import tqdm
 
 from .augment import augment_batch
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .data import CLASSES, FashionMNIST, load_fashion_mnist
+from .data import FashionMNIST, load_fashion_mnist
 from .models import cifar_resnet18, d2l_resnet18
+from .profiles import device_name
 from .training import NonFiniteLossError, evaluate
 
 __all__ = ["TrainConfig", "History", "TrainResult", "train", "build_model", "predict",
@@ -450,7 +451,7 @@ def _train(cfg: TrainConfig, device: torch.device, precision: str, compile_mode:
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     hist = History(images_per_epoch=steps_per_epoch * cfg.batch_size, precision=precision,
-                   compile=compile_mode, device=_device_name(device))
+                   compile=compile_mode, device=device_name(device))
     start_epoch = 0
     if previous is not None:
         model.load_state_dict(previous["model"])
@@ -587,14 +588,3 @@ def _train(cfg: TrainConfig, device: torch.device, precision: str, compile_mode:
         bar.close()
     eval_net.eval()
     return TrainResult(net=eval_net, model=model, history=hist, config=cfg)
-
-
-def _device_name(device: torch.device) -> str:
-    from .profiles import device_name
-
-    return device_name(device)
-
-
-def class_names() -> tuple[str, ...]:
-    """The ten Fashion-MNIST classes, in label order."""
-    return CLASSES
