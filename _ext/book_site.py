@@ -1,14 +1,16 @@
 """Small additions to the book's Sphinx build (loaded from _config.yml).
 
-* Duplicate scripts.  Sphinx 7.4 re-adds inline scripts that extensions register after the
-  builder started (``app.add_js_file(None, body=...)``) a second time when it re-initialises
-  its script list, so each page declared sphinx-thebe's ``const THEBE_JS_URL`` twice: a
-  SyntaxError in every reader's console.  This drops exact duplicates from each page's scripts.
+* Duplicate scripts.  Sphinx 7.4 re-adds inline scripts that extensions register after
+  the builder started (``app.add_js_file(None, body=...)``) a second time when it
+  re-initialises its script list, so each page declared sphinx-thebe's ``const
+  THEBE_JS_URL`` twice: a SyntaxError in every reader's console.  This drops exact
+  duplicates from each page's scripts.
 * MathJax on every page (a chapter title with math appears in every page's navigation).
 * Citation labels.  Author-year citations made two papers read "He et al., 2016"; the
-  ``authoryear`` bibliography style labels entries "He et al., 2016a", "He et al., 2016b"
-  (pybtex's alpha rule for equal labels), and the ``author_year_suffix`` reference style cites
-  them the same way: {cite}`key` gives [He et al., 2016b], {cite:t}`key` He et al. [2016b].
+  ``authoryear`` bibliography style labels entries "He et al., 2016a", "He et al.,
+  2016b" (pybtex's alpha rule for equal labels), and the ``author_year_suffix``
+  reference style cites them the same way: {cite}`key` gives [He et al., 2016b],
+  {cite:t}`key` He et al. [2016b].
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ class AuthorYearLabelStyle(AlphaLabelStyle):
 
     def format_label(self, entry) -> str:
         persons = entry.persons.get("author") or entry.persons.get("editor") or []
-        surnames = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in persons]
+        surnames = [
+            " ".join(p.last_names).replace("{", "").replace("}", "") for p in persons
+        ]
         if not surnames:
             names = entry.key
         elif len(surnames) == 1:
@@ -60,7 +64,8 @@ register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 @node
 def year_with_suffix(children, data) -> Text:
-    """The year as the bibliography's label has it: ``2016a`` when two entries share ``He et al., 2016``."""
+    """The year as the bibliography's label has it: ``2016a`` when two entries share
+    ``He et al., 2016``."""
     assert not children
     year = data["entry"].fields.get("year", "n.d.")
     label = data["formatted_entry"].label
@@ -72,8 +77,12 @@ class _Parenthetical(BasicAuthorYearParentheticalReferenceStyle):
     def inner(self, role_name: str):
         return join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
             pre_text,
-            reference[join(sep=self.author_year_sep)[
-                self.person.author_or_editor_or_title(full="s" in role_name), year_with_suffix]],
+            reference[
+                join(sep=self.author_year_sep)[
+                    self.person.author_or_editor_or_title(full="s" in role_name),
+                    year_with_suffix,
+                ]
+            ],
             post_text,
         ]
 
@@ -82,16 +91,20 @@ class _Textual(BasicAuthorYearTextualReferenceStyle):
     def inner(self, role_name: str):
         return join(sep=self.text_reference_sep)[
             self.person.author_or_editor_or_title(full="s" in role_name),
-            join[self.bracket.left,
-                 join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
-                     pre_text, reference[year_with_suffix], post_text],
-                 self.bracket.right],
+            join[
+                self.bracket.left,
+                join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
+                    pre_text, reference[year_with_suffix], post_text
+                ],
+                self.bracket.right,
+            ],
         ]
 
 
 @dataclass
 class AuthorYearSuffixReferenceStyle(AuthorYearReferenceStyle):
-    """sphinxcontrib-bibtex's author_year, with the year suffixed as in the bibliography:
+    """sphinxcontrib-bibtex's author_year, with the year suffixed as in the
+    bibliography:
     {cite}`key` gives [He et al., 2016b], {cite:t}`key` gives He et al. [2016b]."""
 
     def __post_init__(self):
@@ -99,20 +112,35 @@ class AuthorYearSuffixReferenceStyle(AuthorYearReferenceStyle):
         for i, style in enumerate(self.styles):
             if type(style) is BasicAuthorYearParentheticalReferenceStyle:
                 self.styles[i] = _Parenthetical(
-                    bracket=style.bracket, person=style.person, author_year_sep=style.author_year_sep,
-                    pre_text_sep=style.pre_text_sep, post_text_sep=style.post_text_sep)
+                    bracket=style.bracket,
+                    person=style.person,
+                    author_year_sep=style.author_year_sep,
+                    pre_text_sep=style.pre_text_sep,
+                    post_text_sep=style.post_text_sep,
+                )
             elif type(style) is BasicAuthorYearTextualReferenceStyle:
                 self.styles[i] = _Textual(
-                    bracket=style.bracket, person=style.person, text_reference_sep=style.text_reference_sep,
-                    pre_text_sep=style.pre_text_sep, post_text_sep=style.post_text_sep)
-        # GroupReferenceStyle maps each role to its style in __post_init__: map them again.
-        self.role_style.update((name, style) for style in self.styles
-                               if isinstance(style, (_Parenthetical, _Textual))
-                               for name in style.role_names())
+                    bracket=style.bracket,
+                    person=style.person,
+                    text_reference_sep=style.text_reference_sep,
+                    pre_text_sep=style.pre_text_sep,
+                    post_text_sep=style.post_text_sep,
+                )
+        # GroupReferenceStyle maps each role to its style in __post_init__: map them
+        # again.
+        self.role_style.update(
+            (name, style)
+            for style in self.styles
+            if isinstance(style, (_Parenthetical, _Textual))
+            for name in style.role_names()
+        )
 
 
-register_bibtex_plugin("sphinxcontrib.bibtex.style.referencing", "author_year_suffix",
-                       AuthorYearSuffixReferenceStyle)
+register_bibtex_plugin(
+    "sphinxcontrib.bibtex.style.referencing",
+    "author_year_suffix",
+    AuthorYearSuffixReferenceStyle,
+)
 
 
 def _key(script: Any) -> tuple:

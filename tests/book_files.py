@@ -31,9 +31,13 @@ def toc_entries() -> list[str]:
 
 def toc_notebooks() -> list[Path]:
     """The notebooks that ``_toc.yml`` names, in reading order."""
-    return [ROOT / f"{e}.ipynb" for e in toc_entries() if (ROOT / f"{e}.ipynb").exists()]
+    return [
+        ROOT / f"{e}.ipynb" for e in toc_entries() if (ROOT / f"{e}.ipynb").exists()
+    ]
 
 
 def book_notebooks() -> list[Path]:
     """Every notebook under ``book/`` (checkpoints excluded)."""
-    return sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(
+        p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )

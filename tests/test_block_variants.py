@@ -1,15 +1,29 @@
-"""Bottleneck and pre-activation blocks, the closed-form counts, and the residual-learning helpers."""
+"""Bottleneck and pre-activation blocks, the closed-form counts, and the
+residual-learning helpers."""
 
 import pytest
 import torch
 from torch import nn
 
-from resnet_course.block_variants import (Bottleneck, PreActBlock, TwoConvBlock, bottleneck_macs,
-                                          bottleneck_params, conv_macs, two_conv_macs, two_conv_params)
+from resnet_course.block_variants import (
+    Bottleneck,
+    PreActBlock,
+    TwoConvBlock,
+    bottleneck_macs,
+    bottleneck_params,
+    conv_macs,
+    two_conv_macs,
+    two_conv_params,
+)
 from resnet_course.cifar_resnet import BasicBlock
 from resnet_course.models import count_parameters
-from resnet_course.residual_learning import (LAPLACIAN, block_stack, fit_identity, laplacian_residual,
-                                             unsharp_mask)
+from resnet_course.residual_learning import (
+    LAPLACIAN,
+    block_stack,
+    fit_identity,
+    laplacian_residual,
+    unsharp_mask,
+)
 
 
 @pytest.mark.parametrize("c,d", [(256, 64), (64, 16), (1024, 256)])
@@ -30,12 +44,18 @@ def test_closed_forms_at_256_channels_have_the_textbook_values():
 
 @pytest.mark.parametrize("h,w", [(56, 56), (7, 9)])
 def test_measured_multiply_adds_match_the_closed_form(h, w):
-    assert conv_macs(TwoConvBlock(256).eval(), torch.randn(1, 256, h, w)) == two_conv_macs(256, h, w)
-    assert conv_macs(Bottleneck(256, 64).eval(), torch.randn(1, 256, h, w)) == bottleneck_macs(256, 64, h, w)
+    assert conv_macs(
+        TwoConvBlock(256).eval(), torch.randn(1, 256, h, w)
+    ) == two_conv_macs(256, h, w)
+    assert conv_macs(
+        Bottleneck(256, 64).eval(), torch.randn(1, 256, h, w)
+    ) == bottleneck_macs(256, 64, h, w)
 
 
 def test_conv_macs_counts_per_image_and_includes_linear_layers():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 4 * 4, 10)
+    )
     expected = 8 * 4 * 4 * 3 * 9 + 128 * 10
     assert conv_macs(model, torch.randn(1, 3, 4, 4)) == expected
     assert conv_macs(model, torch.randn(5, 3, 4, 4)) == expected
@@ -64,14 +84,21 @@ def test_pre_activation_block_with_zero_last_conv_is_the_identity_even_for_negat
 
 def test_pre_activation_block_has_the_parameters_of_the_basic_block():
     assert count_parameters(PreActBlock(16, 16)) == count_parameters(BasicBlock(16, 16))
-    assert PreActBlock(16, 32, stride=2)(torch.randn(2, 16, 8, 8)).shape == (2, 32, 4, 4)
+    assert PreActBlock(16, 32, stride=2)(torch.randn(2, 16, 8, 8)).shape == (
+        2,
+        32,
+        4,
+        4,
+    )
 
 
 def test_laplacian_residual_is_zero_on_flat_and_linear_images_and_nonzero_at_edges():
     flat = torch.full((1, 1, 8, 8), 0.3)
     assert torch.allclose(laplacian_residual(flat), torch.zeros_like(flat))
     ramp = torch.arange(8.0).repeat(8, 1)[None, None] / 8
-    assert torch.allclose(laplacian_residual(ramp)[..., 1:-1, 1:-1], torch.zeros(1, 1, 6, 6), atol=1e-6)
+    assert torch.allclose(
+        laplacian_residual(ramp)[..., 1:-1, 1:-1], torch.zeros(1, 1, 6, 6), atol=1e-6
+    )
     edge = torch.zeros(1, 1, 8, 8)
     edge[..., 4:] = 1.0
     assert laplacian_residual(edge).abs().max() > 0.5
@@ -84,8 +111,10 @@ def test_unsharp_mask_is_x_plus_the_residual_and_equals_one_convolution_with_ide
     assert torch.allclose(sharp, (x + residual).clamp(0, 1))
     kernel = 0.2 * LAPLACIAN
     kernel[1, 1] += 1
-    whole = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"),
-                                       kernel.view(1, 1, 3, 3))
+    whole = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"),
+        kernel.view(1, 1, 3, 3),
+    )
     assert torch.allclose(whole, x + residual, atol=1e-6)
     assert torch.equal(unsharp_mask(x, 0.0)[1], x)
 

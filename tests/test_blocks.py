@@ -11,7 +11,9 @@ def test_identity_shortcut_keeps_the_shape():
 
 
 def test_projection_with_stride_two_halves_height_and_width():
-    assert Residual(3, 6, use_1x1conv=True, strides=2)(torch.rand(4, 3, 6, 6)).shape == (4, 6, 3, 3)
+    assert Residual(3, 6, use_1x1conv=True, strides=2)(
+        torch.rand(4, 3, 6, 6)
+    ).shape == (4, 6, 3, 3)
 
 
 def test_output_is_relu_of_branch_plus_input():
@@ -23,12 +25,17 @@ def test_output_is_relu_of_branch_plus_input():
 
 
 def test_three_dimensional_input_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"4-D input \(batch, 3, height, width\), got shape \(3, 6, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"4-D input \(batch, 3, height, width\), got shape \(3, 6, 6\)",
+    ):
         Residual(3, 3)(torch.rand(3, 6, 6))
 
 
 def test_wrong_channel_count_names_expected_and_received():
-    with pytest.raises(ValueError, match=r"\(batch, 3, height, width\), got shape \(4, 5, 6, 6\)"):
+    with pytest.raises(
+        ValueError, match=r"\(batch, 3, height, width\), got shape \(4, 5, 6, 6\)"
+    ):
         Residual(3, 3)(torch.rand(4, 5, 6, 6))
 
 
@@ -50,8 +57,16 @@ def test_resnet_block_downsamples_except_in_the_first_stage():
 
 def test_d2l_resnet18_stage_shapes_for_96_pixels():
     shapes = [s for _, s in stage_shapes(d2l_resnet18(), torch.zeros(1, 1, 96, 96))]
-    assert shapes == [(1, 64, 24, 24), (1, 64, 24, 24), (1, 128, 12, 12), (1, 256, 6, 6),
-                      (1, 512, 3, 3), (1, 512, 1, 1), (1, 512), (1, 10)]
+    assert shapes == [
+        (1, 64, 24, 24),
+        (1, 64, 24, 24),
+        (1, 128, 12, 12),
+        (1, 256, 6, 6),
+        (1, 512, 3, 3),
+        (1, 512, 1, 1),
+        (1, 512),
+        (1, 10),
+    ]
 
 
 def test_d2l_resnet18_parameter_count_from_the_closed_form():
@@ -62,7 +77,13 @@ def test_d2l_resnet18_parameter_count_from_the_closed_form():
         return 2 * c
 
     def block(cin, cout, project):
-        return conv(cin, cout, 3) + bn(cout) + conv(cout, cout, 3) + bn(cout) + (conv(cin, cout, 1) if project else 0)
+        return (
+            conv(cin, cout, 3)
+            + bn(cout)
+            + conv(cout, cout, 3)
+            + bn(cout)
+            + (conv(cin, cout, 1) if project else 0)
+        )
 
     expected = conv(1, 64, 7) + bn(64)
     expected += 2 * block(64, 64, False)

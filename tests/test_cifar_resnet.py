@@ -1,4 +1,5 @@
-"""The CIFAR 6n+2 family (plain and residual), the deep MLPs, and the degradation helpers."""
+"""The CIFAR 6n+2 family (plain and residual), the deep MLPs, and the degradation
+helpers."""
 
 import pytest
 import torch
@@ -16,14 +17,22 @@ def weighted_layers(model: nn.Module) -> int:
 
 
 def downsample_parameters(model: nn.Module) -> int:
-    return sum(count_parameters(b.downsample) for b in model.blocks() if b.downsample is not None)
+    return sum(
+        count_parameters(b.downsample)
+        for b in model.blocks()
+        if b.downsample is not None
+    )
 
 
 @pytest.mark.parametrize("depth", [8, 20, 56])
 def test_family_has_6n_plus_2_weighted_layers_plain_and_residual(depth):
     plain, res = cifar_resnet(depth, residual=False), cifar_resnet(depth, residual=True)
-    assert weighted_layers(plain) == depth, f"plain-{depth} has {weighted_layers(plain)} conv/linear layers"
-    assert weighted_layers(res) == depth, f"residual-{depth} (option A) has {weighted_layers(res)} layers"
+    assert (
+        weighted_layers(plain) == depth
+    ), f"plain-{depth} has {weighted_layers(plain)} conv/linear layers"
+    assert (
+        weighted_layers(res) == depth
+    ), f"residual-{depth} (option A) has {weighted_layers(res)} layers"
     assert len(res.blocks()) == 3 * (depth - 2) // 6
 
 
@@ -50,7 +59,9 @@ def test_plain_network_has_no_shortcut_modules_and_differs_in_output():
     x = torch.rand(2, 1, 28, 28)
     with torch.no_grad():
         assert plain(x).shape == res(x).shape == (2, 10)
-        assert not torch.allclose(plain(x), res(x)), "the shortcut must change what the network computes"
+        assert not torch.allclose(
+            plain(x), res(x)
+        ), "the shortcut must change what the network computes"
 
 
 @pytest.mark.parametrize("depth", [7, 21, 2])
@@ -78,7 +89,9 @@ def test_zero_init_residual_makes_every_block_of_the_network_start_as_its_shortc
         for block in net.blocks():
             expected = x if block.downsample is None else block.downsample(x)
             y = block(x)
-            assert torch.equal(y, expected), "a zero-initialised block must pass its shortcut through"
+            assert torch.equal(
+                y, expected
+            ), "a zero-initialised block must pass its shortcut through"
             x = y
 
 
@@ -123,18 +136,33 @@ def test_train_plain_and_residual_trains_each_kind_from_the_same_seed(fashion_di
     from resnet_course.data import load_fashion_mnist
 
     data = load_fashion_mnist("cpu", n_train=64, n_test=32)
-    runs = train_plain_and_residual(lambda depth, residual: deep_mlp(depth, residual, width=16), depths=(4,),
-                                    data=data, n_train_eval=64, epochs=1, batch_size=32, progress=False)
+    runs = train_plain_and_residual(
+        lambda depth, residual: deep_mlp(depth, residual, width=16),
+        depths=(4,),
+        data=data,
+        n_train_eval=64,
+        epochs=1,
+        batch_size=32,
+        progress=False,
+    )
     assert [r.name for r in runs] == ["plain-4", "residual-4"]
     assert runs[0].parameters == runs[1].parameters
     assert all(0.0 <= r.train_err_eval <= 1.0 for r in runs)
     table = error_table(runs)
     assert "plain-4" in table and "residual-4" in table
-    only_res = train_plain_and_residual(lambda depth, residual: deep_mlp(depth, residual, width=16),
-                                        depths=(4,), data=data, kinds=(True,), epochs=1, batch_size=32,
-                                        progress=False)
+    only_res = train_plain_and_residual(
+        lambda depth, residual: deep_mlp(depth, residual, width=16),
+        depths=(4,),
+        data=data,
+        kinds=(True,),
+        epochs=1,
+        batch_size=32,
+        progress=False,
+    )
     assert [r.name for r in only_res] == ["residual-4"]
-    assert only_res[0].history.train_loss == runs[1].history.train_loss, "same seed must give the same run"
+    assert (
+        only_res[0].history.train_loss == runs[1].history.train_loss
+    ), "same seed must give the same run"
 
 
 def test_smooth_is_a_trailing_moving_average():
@@ -146,10 +174,20 @@ def test_eval_every_adds_test_evaluations_within_an_epoch():
     x = torch.randn(128, 1, 4, 4, generator=g)
     y = (x.mean(dim=(1, 2, 3)) > 0).long()
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
-    hist = train_classifier(model, x, y, x, y, epochs=2, batch_size=16, eval_every=3, progress=False)
+    hist = train_classifier(
+        model, x, y, x, y, epochs=2, batch_size=16, eval_every=3, progress=False
+    )
     # 8 steps per epoch: evaluations at 3, 6, 8 (epoch end), 9, 12, 15, 16 (epoch end)
     assert hist.epoch_step == [3, 6, 8, 9, 12, 15, 16]
     assert len(hist.test_err) == len(hist.epoch_step)
-    plain = train_classifier(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), x, y, x, y, epochs=2,
-                             batch_size=16, progress=False)
+    plain = train_classifier(
+        nn.Sequential(nn.Flatten(), nn.Linear(16, 2)),
+        x,
+        y,
+        x,
+        y,
+        epochs=2,
+        batch_size=16,
+        progress=False,
+    )
     assert plain.epoch_step == [8, 16]

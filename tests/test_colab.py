@@ -1,9 +1,9 @@
-"""Every chapter runs on Colab: its hidden first cell installs the course there and only there,
-and the site's launch button opens the right notebook.
+"""Every chapter runs on Colab: its hidden first cell installs the course there and only
+there, and the site's launch button opens the right notebook.
 
-The notebook checks always run.  The checks of the built site run when ``_build/html`` exists
-(``make browser-test`` runs them right after the build, with ``BOOK_SITE_BUILT=1`` so that a
-missing page fails instead of being skipped).
+The notebook checks always run.  The checks of the built site run when ``_build/html``
+exists (``make browser-test`` runs them right after the build, with
+``BOOK_SITE_BUILT=1`` so that a missing page fails instead of being skipped).
 """
 
 from __future__ import annotations
@@ -40,36 +40,47 @@ def first_cell(path):
 
 
 def test_the_book_has_notebooks_to_check():
-    assert book_notebooks(), "no notebook under book/: nothing for the Colab checks to check"
+    assert (
+        book_notebooks()
+    ), "no notebook under book/: nothing for the Colab checks to check"
 
 
 def test_the_repository_url_is_the_one_contributors_are_told_to_use():
     contributing = (ROOT / "CONTRIBUTING.md").read_text()
     assert f"git+{REPO_URL}" in contributing, (
-        f"CONTRIBUTING.md's Colab cell does not install from git+{REPO_URL} (_config.yml's "
-        f"repository.url): change one of them so that they agree")
+        f"CONTRIBUTING.md's Colab cell does not install from git+{REPO_URL}"
+        " (_config.yml's repository.url): change one of them so that they agree"
+    )
 
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
 def test_first_cell_is_the_colab_install_cell_hidden_on_the_website(path):
     cell = first_cell(path)
     assert cell.cell_type == "code", (
-        f"{path.name}: the first cell must be the Colab install cell (see CONTRIBUTING.md), "
-        f"found a {cell.cell_type} cell")
+        f"{path.name}: the first cell must be the Colab install cell (see"
+        f" CONTRIBUTING.md), found a {cell.cell_type} cell"
+    )
     tags = cell.get("metadata", {}).get("tags", [])
     assert "remove-cell" in tags, (
-        f"{path.name}: the Colab cell must be tagged remove-cell so the website hides it (tags: {tags})")
+        f"{path.name}: the Colab cell must be tagged remove-cell so the website hides"
+        f" it (tags: {tags})"
+    )
     lines = cell.source.splitlines()
     guards = [i for i, line in enumerate(lines) if COLAB_GUARD.match(line)]
-    assert guards, f'{path.name}: the Colab cell must install only under `if "google.colab" in sys.modules:`'
-    assert any(re.match(r"^\s*import\s+sys\b", line) for line in lines[:guards[0]]), (
-        f"{path.name}: the Colab cell uses sys.modules without importing sys first")
+    assert guards, (
+        f'{path.name}: the Colab cell must install only under `if "google.colab" in'
+        " sys.modules:`"
+    )
+    assert any(
+        re.match(r"^\s*import\s+sys\b", line) for line in lines[: guards[0]]
+    ), f"{path.name}: the Colab cell uses sys.modules without importing sys first"
     pips = [(i, line) for i, line in enumerate(lines) if PIP.match(line)]
     assert pips, f"{path.name}: the Colab cell installs nothing"
     for i, line in pips:
         assert i > guards[0] and line.startswith((" ", "\t")), (
-            f"{path.name}: `{line.strip()}` runs outside the Colab guard: it would install into "
-            f"every reader's environment")
+            f"{path.name}: `{line.strip()}` runs outside the Colab guard: it would"
+            " install into every reader's environment"
+        )
 
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
@@ -80,18 +91,25 @@ def test_colab_cell_installs_d2l_without_deps_and_never_pins_numpy(path):
     assert d2l, f"{path.name}: the Colab cell does not install d2l"
     for line in d2l:
         assert "--no-deps" in line.split(), (
-            f"{path.name}: `{line}` lets d2l's 2023 pins downgrade Colab's numpy: add --no-deps")
+            f"{path.name}: `{line}` lets d2l's 2023 pins downgrade Colab's numpy: add"
+            " --no-deps"
+        )
     for line in pips:
-        assert "numpy" not in line, f"{path.name}: `{line}` installs numpy itself; Colab's must stay"
+        assert (
+            "numpy" not in line
+        ), f"{path.name}: `{line}` installs numpy itself; Colab's must stay"
     assert not NUMPY_PIN.search(source), f"{path.name}: the Colab cell pins numpy"
 
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
 def test_colab_cell_installs_the_course_package_from_this_repository(path):
     pips = [line for line in first_cell(path).source.splitlines() if PIP.match(line)]
-    assert any("resnet-course" in line and f"git+{REPO_URL}" in line for line in pips), (
-        f"{path.name}: the Colab cell must install the course package from git+{REPO_URL} "
-        f"(the repository in _config.yml), as CONTRIBUTING.md shows")
+    assert any(
+        "resnet-course" in line and f"git+{REPO_URL}" in line for line in pips
+    ), (
+        f"{path.name}: the Colab cell must install the course package from"
+        f" git+{REPO_URL} (the repository in _config.yml), as CONTRIBUTING.md shows"
+    )
 
 
 def colab_url(notebook_rel: str) -> str:
@@ -106,34 +124,52 @@ def test_landing_page_colab_links_open_existing_chapters():
     assert links, "book/index.md links no chapter to Colab"
     expected = {colab_url(rel(p)) for p in book_notebooks()}
     wrong = [link for link in links if link not in expected]
-    assert not wrong, (f"book/index.md has Colab links to no notebook of book/ (or not to "
-                       f"{REPO_URL} at {BRANCH}): {wrong}")
+    assert not wrong, (
+        "book/index.md has Colab links to no notebook of book/ (or not to "
+        f"{REPO_URL} at {BRANCH}): {wrong}"
+    )
 
 
 def built_page(path):
-    """The built page of a notebook, or skip when the site is not built (or is older)."""
+    """The built page of a notebook, or skip when the site is not built (or is
+    older)."""
     page = SITE / (rel(path)[: -len(".ipynb")] + ".html")
     if SITE_REQUIRED:
-        assert page.exists(), f"{rel(path)} is in _toc.yml but the built site has no {page.relative_to(ROOT)}"
+        assert page.exists(), (
+            f"{rel(path)} is in _toc.yml but the built site has no"
+            f" {page.relative_to(ROOT)}"
+        )
         return page
     if not SITE.exists():
-        pytest.skip("the site is not built (make build-strict); make browser-test checks it after the build")
+        pytest.skip(
+            "the site is not built (make build-strict); make browser-test checks it"
+            " after the build"
+        )
     if not page.exists() or page.stat().st_mtime < path.stat().st_mtime:
-        pytest.skip(f"{page.relative_to(ROOT)} is missing or older than the notebook: rebuild the site")
+        pytest.skip(
+            f"{page.relative_to(ROOT)} is missing or older than the notebook: rebuild"
+            " the site"
+        )
     return page
 
 
 @pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.name)
 def test_colab_button_of_each_chapter_opens_that_chapter(path):
     html = built_page(path).read_text(encoding="utf-8")
-    links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html))
+    links = set(
+        re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html)
+    )
     assert links, f"{rel(path)}: the built page has no launch-in-Colab button"
     expected = colab_url(rel(path))
     for link in links:
-        assert unquote(link) == expected, f"{rel(path)}: the Colab button opens {link}, not {expected}"
+        assert (
+            unquote(link) == expected
+        ), f"{rel(path)}: the Colab button opens {link}, not {expected}"
 
 
 @pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.name)
 def test_colab_cell_is_not_shown_on_the_website(path):
     html = built_page(path).read_text(encoding="utf-8")
-    assert "google.colab" not in html, f"{rel(path)}: the website shows the Colab install cell"
+    assert (
+        "google.colab" not in html
+    ), f"{rel(path)}: the website shows the Colab install cell"

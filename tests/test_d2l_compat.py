@@ -1,4 +1,5 @@
-"""Our seed-signature Residual computes exactly what d2l 1.0.3's lazy Residual computes."""
+"""Our seed-signature Residual computes exactly what d2l 1.0.3's lazy Residual
+computes."""
 
 import pytest
 import torch
@@ -8,7 +9,9 @@ from resnet_course.blocks import Residual
 d2l = pytest.importorskip("d2l.torch")
 
 
-@pytest.mark.parametrize("cin,cout,use_1x1conv,strides", [(3, 3, False, 1), (3, 6, True, 2), (8, 8, True, 1)])
+@pytest.mark.parametrize(
+    "cin,cout,use_1x1conv,strides", [(3, 3, False, 1), (3, 6, True, 2), (8, 8, True, 1)]
+)
 def test_same_weights_give_identical_outputs(cin, cout, use_1x1conv, strides):
     torch.manual_seed(0)
     ours = Residual(cin, cout, use_1x1conv=use_1x1conv, strides=strides)

@@ -5,13 +5,19 @@ import pytest
 import torch
 
 from resnet_course import data
-from resnet_course.data import DatasetError, fashion_mnist_dataloaders, load_fashion_mnist
+from resnet_course.data import (
+    DatasetError,
+    fashion_mnist_dataloaders,
+    load_fashion_mnist,
+)
 
 
 def test_real_files_load_with_the_official_sizes(fashion_dir):
     images, labels = data.load_split("train", fashion_dir)
     assert images.shape == (60000, 28, 28) and images.dtype == torch.uint8
-    assert labels.shape == (60000,) and int(labels.min()) == 0 and int(labels.max()) == 9
+    assert (
+        labels.shape == (60000,) and int(labels.min()) == 0 and int(labels.max()) == 9
+    )
     test_images, test_labels = data.load_split("test", fashion_dir)
     assert test_images.shape == (10000, 28, 28) and test_labels.shape == (10000,)
     # every class has exactly 6000 training images
@@ -20,18 +26,26 @@ def test_real_files_load_with_the_official_sizes(fashion_dir):
 
 def test_tensors_are_scaled_to_unit_interval_with_a_channel_axis(fashion_dir):
     d = load_fashion_mnist(root=fashion_dir, n_train=100, n_test=50)
-    assert d.train_images.shape == (100, 1, 28, 28) and d.test_images.shape == (50, 1, 28, 28)
+    assert d.train_images.shape == (100, 1, 28, 28) and d.test_images.shape == (
+        50,
+        1,
+        28,
+        28,
+    )
     assert d.train_images.dtype == torch.float32
     assert 0.0 <= float(d.train_images.min()) and float(d.train_images.max()) <= 1.0
     assert float(d.train_images.max()) == 1.0
 
 
 def test_dataloaders_match_d2l_shapes_with_and_without_resize(fashion_dir):
-    train_iter, test_iter = fashion_mnist_dataloaders(32, resize=96, root=fashion_dir,
-                                                      n_train=64, n_test=64)
+    train_iter, test_iter = fashion_mnist_dataloaders(
+        32, resize=96, root=fashion_dir, n_train=64, n_test=64
+    )
     x, y = next(iter(train_iter))
     assert x.shape == (32, 1, 96, 96) and y.shape == (32,) and y.dtype == torch.int64
-    train_iter, _ = fashion_mnist_dataloaders(16, root=fashion_dir, n_train=64, n_test=64)
+    train_iter, _ = fashion_mnist_dataloaders(
+        16, root=fashion_dir, n_train=64, n_test=64
+    )
     assert next(iter(train_iter))[0].shape == (16, 1, 28, 28)
 
 
@@ -73,7 +87,9 @@ def test_truncated_gzip_is_reported_not_crashed(fashion_dir, tmp_path):
         data.load_split("test", folder)
 
 
-def test_missing_file_in_an_explicit_folder_is_an_error_that_says_which(fashion_dir, tmp_path):
+def test_missing_file_in_an_explicit_folder_is_an_error_that_says_which(
+    fashion_dir, tmp_path
+):
     folder = copy_dataset(fashion_dir, tmp_path / "raw")
     (folder / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DatasetError, match="lacks train-labels-idx1-ubyte"):
@@ -96,7 +112,8 @@ def test_nothing_found_and_no_download_says_where_it_looked(tmp_path, monkeypatc
 
 
 def test_a_failed_download_becomes_one_clear_error(tmp_path, monkeypatch):
-    # The network is blocked in tests, so torchvision's download must fail -- and be reported.
+    # The network is blocked in tests, so torchvision's download must fail -- and be
+    # reported.
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
     monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path / "cache"))
     monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)

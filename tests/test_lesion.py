@@ -5,14 +5,23 @@ import torch
 from torch import nn
 
 from resnet_course.cifar_resnet import cifar_resnet
-from resnet_course.lesion import delete_blocks, deletable_blocks, random_lesion_errors, single_lesion_errors
+from resnet_course.lesion import (
+    delete_blocks,
+    deletable_blocks,
+    random_lesion_errors,
+    single_lesion_errors,
+)
 
 
 def model_and_data(residual=True):
     torch.manual_seed(0)
     model = cifar_resnet(14, residual=residual, widths=(4, 8, 16)).eval()
     g = torch.Generator().manual_seed(1)
-    return model, torch.rand(20, 1, 12, 12, generator=g), torch.randint(0, 10, (20,), generator=g)
+    return (
+        model,
+        torch.rand(20, 1, 12, 12, generator=g),
+        torch.randint(0, 10, (20,), generator=g),
+    )
 
 
 def test_downsampling_blocks_are_not_deletable():
@@ -32,16 +41,21 @@ def test_deleting_blocks_leaves_the_original_model_untouched(residual):
     lesioned = delete_blocks(model, [0, 3])
     single_lesion_errors(model, x, y)
     random_lesion_errors(model, x, y, ks=[1, 2], trials=2)
-    assert all(isinstance(b, nn.Module) and type(b).__name__ == "BasicBlock" for b in model.blocks())
+    assert all(
+        isinstance(b, nn.Module) and type(b).__name__ == "BasicBlock"
+        for b in model.blocks()
+    )
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     torch.testing.assert_close(model(x), out, rtol=0, atol=0)
-    assert isinstance(lesioned.layer1[0], nn.Identity) and isinstance(lesioned.layer2[1], nn.Identity)
+    assert isinstance(lesioned.layer1[0], nn.Identity) and isinstance(
+        lesioned.layer2[1], nn.Identity
+    )
     assert not torch.allclose(lesioned(x), out)
 
 
 def test_deleting_a_residual_block_keeps_its_shortcut():
-    # With the residual branch zeroed, a block computes ReLU(x) = x on its (non-negative) input,
-    # so deleting it must not change the output.
+    # With the residual branch zeroed, a block computes ReLU(x) = x on its
+    # (non-negative) input, so deleting it must not change the output.
     model, x, _ = model_and_data()
     with torch.no_grad():
         model.layer1[1].bn2.weight.zero_()

@@ -7,11 +7,13 @@ from conftest import NetworkBlockedError
 
 
 def test_outside_connections_are_refused(monkeypatch):
-    # The test command also points HTTP(S)_PROXY at a closed local port (for notebook kernels);
-    # without it, the request must be stopped by the guard itself.
+    # The test command also points HTTP(S)_PROXY at a closed local port (for notebook
+    # kernels); without it, the request must be stopped by the guard itself.
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
-    opener = urllib.request.build_opener()  # not urlopen's cached opener: it may hold the proxies
+    opener = (
+        urllib.request.build_opener()
+    )  # not urlopen's cached opener: it may hold the proxies
     with pytest.raises(NetworkBlockedError):
         opener.open("http://example.com", timeout=1)
     with pytest.raises(NetworkBlockedError):

@@ -1,4 +1,5 @@
-"""The GPU trainer, checked on the CPU on tiny runs: resumable, safe, and correct in its parts."""
+"""The GPU trainer, checked on the CPU on tiny runs: resumable, safe, and correct in its
+parts."""
 
 from __future__ import annotations
 
@@ -14,8 +15,20 @@ from resnet_course.data import FashionMNIST, load_fashion_mnist
 from resnet_course.models import cifar_resnet18, count_parameters
 from resnet_course.trainer import NonFiniteLossError, TrainConfig, lr_factor, train
 
-TINY = dict(model="cifar_resnet18", width=4, n_train=192, n_test=128, batch_size=64, epochs=2,
-            lr=0.1, ema=0.9, random_erasing=0.5, deterministic=True, device="cpu", progress=False)
+TINY = dict(
+    model="cifar_resnet18",
+    width=4,
+    n_train=192,
+    n_test=128,
+    batch_size=64,
+    epochs=2,
+    lr=0.1,
+    ema=0.9,
+    random_erasing=0.5,
+    deterministic=True,
+    device="cpu",
+    progress=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,33 +44,65 @@ def kill_after(epoch_to_stop: int):
     def callback(epoch, history):
         if epoch == epoch_to_stop:
             raise Killed(f"killed after epoch {epoch}")
+
     return callback
 
 
 def test_resumed_run_ends_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_data):
-    whole = train(TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "whole")), data=tiny_data)
+    whole = train(
+        TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "whole")), data=tiny_data
+    )
 
     with pytest.raises(Killed):
-        train(TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "killed")), data=tiny_data,
-              callbacks=[kill_after(1)])
-    assert ckpt.load_checkpoint(tmp_path / "killed")["epoch"] == 1, "no checkpoint of epoch 1 was left"
-    resumed = train(TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "killed"), resume=True), data=tiny_data)
+        train(
+            TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "killed")),
+            data=tiny_data,
+            callbacks=[kill_after(1)],
+        )
+    assert (
+        ckpt.load_checkpoint(tmp_path / "killed")["epoch"] == 1
+    ), "no checkpoint of epoch 1 was left"
+    resumed = train(
+        TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "killed"), resume=True),
+        data=tiny_data,
+    )
 
     for name, tensor in whole.model.state_dict().items():
-        assert torch.equal(tensor, resumed.model.state_dict()[name]), f"weights differ after resuming: {name}"
-    for name, tensor in whole.net.state_dict().items():   # the EMA copy that is tested
-        assert torch.equal(tensor, resumed.net.state_dict()[name]), f"EMA weights differ after resuming: {name}"
+        assert torch.equal(
+            tensor, resumed.model.state_dict()[name]
+        ), f"weights differ after resuming: {name}"
+    for name, tensor in whole.net.state_dict().items():  # the EMA copy that is tested
+        assert torch.equal(
+            tensor, resumed.net.state_dict()[name]
+        ), f"EMA weights differ after resuming: {name}"
     assert resumed.history.epoch == [1, 2]
     assert resumed.history.test_acc == whole.history.test_acc
     assert resumed.history.train_loss == whole.history.train_loss
-    assert whole.history.train_loss[-1] < whole.history.train_loss[0], "training did not lower the loss"
+    assert (
+        whole.history.train_loss[-1] < whole.history.train_loss[0]
+    ), "training did not lower the loss"
 
 
 def test_checkpoint_holds_everything_and_loads_with_weights_only(tmp_path, tiny_data):
-    train(TrainConfig(**{**TINY, "epochs": 1}, checkpoint_dir=str(tmp_path)), data=tiny_data)
+    train(
+        TrainConfig(**{**TINY, "epochs": 1}, checkpoint_dir=str(tmp_path)),
+        data=tiny_data,
+    )
     state = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert {"model", "optimizer", "scheduler", "scaler", "ema", "rng", "epoch", "history", "config"} <= set(state)
-    assert state["epoch"] == 1 and state["optimizer"]["state"], "optimiser state (momentum) missing"
+    assert {
+        "model",
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "ema",
+        "rng",
+        "epoch",
+        "history",
+        "config",
+    } <= set(state)
+    assert (
+        state["epoch"] == 1 and state["optimizer"]["state"]
+    ), "optimiser state (momentum) missing"
     assert set(state["rng"]) >= {"torch", "generator"}
 
 
@@ -73,38 +118,59 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypat
         ckpt.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, tmp_path)
     monkeypatch.undo()
     assert ckpt.load_checkpoint(tmp_path)["epoch"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"], "a temporary file was left behind"
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "last.pt"
+    ], "a temporary file was left behind"
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, tiny_data):
-    train(TrainConfig(**{**TINY, "epochs": 1}, checkpoint_dir=str(tmp_path)), data=tiny_data)
+    train(
+        TrainConfig(**{**TINY, "epochs": 1}, checkpoint_dir=str(tmp_path)),
+        data=tiny_data,
+    )
     with pytest.raises(ValueError, match=r"other settings: lr=0\.1 \(now 0\.2\)"):
-        train(TrainConfig(**{**TINY, "epochs": 1, "lr": 0.2}, checkpoint_dir=str(tmp_path), resume=True),
-              data=tiny_data)
+        train(
+            TrainConfig(
+                **{**TINY, "epochs": 1, "lr": 0.2},
+                checkpoint_dir=str(tmp_path),
+                resume=True,
+            ),
+            data=tiny_data,
+        )
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path, tiny_data):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train(TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "empty"), resume=True), data=tiny_data)
+        train(
+            TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "empty"), resume=True),
+            data=tiny_data,
+        )
 
 
 def test_non_finite_loss_stops_at_the_step_and_suggests_a_lower_rate(tiny_data):
     nan_images = torch.full_like(tiny_data.train_images, math.nan)
-    data = FashionMNIST(nan_images, tiny_data.train_labels, tiny_data.test_images, tiny_data.test_labels)
+    data = FashionMNIST(
+        nan_images, tiny_data.train_labels, tiny_data.test_images, tiny_data.test_labels
+    )
     cfg = TrainConfig(**{**TINY, "ema": 0.0}, checkpoint_dir="")
-    with pytest.raises(NonFiniteLossError, match=r"step 1 of 6 .*lower learning rate than lr=0\.1"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"step 1 of 6 .*lower learning rate than lr=0\.1"
+    ):
         train(cfg, data=data)
 
 
-@pytest.mark.parametrize("setting,message", [
-    (dict(epochs=-1), "epochs must be at least 1"),
-    (dict(model="resnet9000"), "unknown model 'resnet9000'"),
-    (dict(batch_size=70_000, n_train=0), "larger than the training set"),
-    (dict(batch_size=300, n_train=192), "larger than the training set"),
-    (dict(precision="fp16", device="cpu"), "fp16 needs a GPU"),
-    (dict(lr=-0.1), "lr must be a positive number"),
-    (dict(schedule="triangle"), "schedule must be one of"),
-])
+@pytest.mark.parametrize(
+    "setting,message",
+    [
+        (dict(epochs=-1), "epochs must be at least 1"),
+        (dict(model="resnet9000"), "unknown model 'resnet9000'"),
+        (dict(batch_size=70_000, n_train=0), "larger than the training set"),
+        (dict(batch_size=300, n_train=192), "larger than the training set"),
+        (dict(precision="fp16", device="cpu"), "fp16 needs a GPU"),
+        (dict(lr=-0.1), "lr must be a positive number"),
+        (dict(schedule="triangle"), "schedule must be one of"),
+    ],
+)
 def test_invalid_settings_raise_before_any_work(monkeypatch, setting, message):
     def no_loading(*args, **kwargs):
         raise AssertionError("data were loaded before the settings were checked")
@@ -119,19 +185,26 @@ def test_onecycle_warms_up_to_the_peak_and_decays_to_zero():
     factors = [lr_factor(s, total, "onecycle", 0.2) for s in range(total)]
     assert factors[19] == 1.0 and max(factors) == 1.0
     assert factors[0] == pytest.approx(1 / 20)
-    assert factors[-1] == pytest.approx(1 / 80) and all(a >= b for a, b in zip(factors[19:], factors[20:]))
+    assert factors[-1] == pytest.approx(1 / 80) and all(
+        a >= b for a, b in zip(factors[19:], factors[20:])
+    )
     assert lr_factor(5, total, "constant", 0.2) == 1.0
 
 
 def test_random_erasing_erases_one_rectangle_per_image_or_none():
     torch.manual_seed(0)
-    x = torch.full((64, 1, 12, 12), -1.0)           # noise fill is in [0, 1): erased pixels are >= 0
+    x = torch.full(
+        (64, 1, 12, 12), -1.0
+    )  # noise fill is in [0, 1): erased pixels are >= 0
     out = random_erasing(x, p=1.0)
     for img in out[:, 0]:
         erased = img >= 0
-        rows, cols = erased.any(1).nonzero().flatten(), erased.any(0).nonzero().flatten()
+        rows, cols = (
+            erased.any(1).nonzero().flatten(),
+            erased.any(0).nonzero().flatten(),
+        )
         assert erased.sum() > 0, "p=1 must erase every image"
-        box = erased[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        box = erased[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
         assert box.all(), "the erased pixels are not one filled rectangle"
     assert torch.equal(random_erasing(x, p=0.0), x)
     assert augment_batch(x, crop_flip=False, erase=0.0) is x
@@ -149,7 +222,9 @@ def test_cifar_resnet18_keeps_28_pixels_in_its_first_stage():
 def test_d2l_baseline_records_accuracy_and_time_per_epoch():
     from resnet_course.bench import run_d2l_baseline
 
-    hist, extras = run_d2l_baseline(epochs=1, batch_size=32, resize=28, n_train=160, n_test=32, device="cpu")
+    hist, extras = run_d2l_baseline(
+        epochs=1, batch_size=32, resize=28, n_train=160, n_test=32, device="cpu"
+    )
     assert hist.epoch == [1] and 0.0 <= hist.test_acc[0] <= 1.0
     assert 0 < hist.train_seconds[0] <= extras["wall_seconds"]
     assert "test acc" in extras["d2l_printout"], "d2l's own printout was not captured"
@@ -159,4 +234,6 @@ def test_d2l_baseline_refuses_fewer_batches_than_train_ch6_needs():
     from resnet_course.bench import run_d2l_baseline
 
     with pytest.raises(ValueError, match="at least 5 batches"):
-        run_d2l_baseline(epochs=1, batch_size=64, resize=28, n_train=128, n_test=32, device="cpu")
+        run_d2l_baseline(
+            epochs=1, batch_size=64, resize=28, n_train=128, n_test=32, device="cpu"
+        )

@@ -4,7 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_course.training import NonFiniteLossError, evaluate, random_crop_flip, train_classifier
+from resnet_course.training import (
+    NonFiniteLossError,
+    evaluate,
+    random_crop_flip,
+    train_classifier,
+)
 
 
 def toy_problem(n=256):
@@ -19,7 +24,9 @@ def test_training_lowers_the_loss_on_a_learnable_problem():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
     before, _ = evaluate(model, x, y)
-    hist = train_classifier(model, x, y, x, y, epochs=5, batch_size=32, lr=0.1, progress=False)
+    hist = train_classifier(
+        model, x, y, x, y, epochs=5, batch_size=32, lr=0.1, progress=False
+    )
     assert hist.test_loss[-1] < before / 2
     assert hist.final_test_err < 0.1
     assert len(hist.test_err) == 5 and hist.epoch_step[-1] == 5 * (256 // 32)
@@ -31,7 +38,11 @@ def test_same_seed_gives_the_same_run():
     for _ in range(2):
         torch.manual_seed(1)
         model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
-        runs.append(train_classifier(model, x, y, x, y, epochs=2, batch_size=32, progress=False).train_loss)
+        runs.append(
+            train_classifier(
+                model, x, y, x, y, epochs=2, batch_size=32, progress=False
+            ).train_loss
+        )
     assert runs[0] == runs[1]
 
 
@@ -41,7 +52,9 @@ def test_non_finite_loss_names_the_step_and_suggests_a_lower_rate():
     with torch.no_grad():
         model[1].weight.fill_(math.inf)
     with pytest.raises(NonFiniteLossError, match=r"step \d+ of .*lower learning rate"):
-        train_classifier(model, x, y, x, y, epochs=1, batch_size=32, log_every=1, progress=False)
+        train_classifier(
+            model, x, y, x, y, epochs=1, batch_size=32, log_every=1, progress=False
+        )
 
 
 def test_invalid_settings_fail_before_training():

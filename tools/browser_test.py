@@ -30,10 +30,18 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-features=Translate,OptimizationHints,MediaRouter"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-proxy-server",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 SEARCH_TERM = "residual"
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", "_sphinx_design_static"}
@@ -135,23 +143,35 @@ def parse_page(path: Path) -> _Ids:
 
 
 def pages_of(site: Path) -> list[Path]:
-    return sorted(p for p in site.rglob("*.html")
-                  if not SKIP_DIRS.intersection(p.relative_to(site).parts[:-1]))
+    return sorted(
+        p
+        for p in site.rglob("*.html")
+        if not SKIP_DIRS.intersection(p.relative_to(site).parts[:-1])
+    )
 
 
 def find_chromium() -> str:
-    for candidate in (os.environ.get("CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+    for candidate in (
+        os.environ.get("CHROMIUM"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ):
         if candidate and Path(candidate).exists():
             return candidate
-    sys.exit("browser test: no Chromium found. Install Debian's package (apt-get install chromium) "
-             "or point $CHROMIUM at a Chromium/Chrome binary.")
+    sys.exit(
+        "browser test: no Chromium found. Install Debian's package (apt-get install chromium) "
+        "or point $CHROMIUM at a Chromium/Chrome binary."
+    )
 
 
 def check_link(href: str, base: str, site: Path, page: Path) -> str | None:
     """A problem with an internal link, or None; other hosts are not checked (no network)."""
     parts = urlsplit(href)
-    if parts.scheme not in ("http", "https") or f"{parts.scheme}://{parts.netloc}" != base:
+    if (
+        parts.scheme not in ("http", "https")
+        or f"{parts.scheme}://{parts.netloc}" != base
+    ):
         return None
     target = site / unquote(parts.path).lstrip("/")
     if target.is_dir():
@@ -167,13 +187,19 @@ def check_link(href: str, base: str, site: Path, page: Path) -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site", nargs="?", type=Path, default=ROOT / "_build" / "html")
-    parser.add_argument("--screenshots", type=Path, default=None,
-                        help="folder for the screenshots (default: <site>/../screenshots)")
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        default=None,
+        help="folder for the screenshots (default: <site>/../screenshots)",
+    )
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per page")
     args = parser.parse_args()
     site = args.site.resolve()
     if not (site / "index.html").exists():
-        sys.exit(f"browser test: {site} has no index.html; build the site first (make build-strict)")
+        sys.exit(
+            f"browser test: {site} has no index.html; build the site first (make build-strict)"
+        )
     shots = (args.screenshots or site.parent / "screenshots").resolve()
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
@@ -191,7 +217,11 @@ def main() -> int:
 
     def on_route(route):
         url = route.request.url
-        if url.startswith(base + "/") or url.startswith("data:") or url.startswith("blob:"):
+        if (
+            url.startswith(base + "/")
+            or url.startswith("data:")
+            or url.startswith("blob:")
+        ):
             route.continue_()
         else:
             problem(f"request to another host (the site must work offline): {url}")
@@ -210,7 +240,9 @@ def main() -> int:
             problem(f"console error: {msg.text}")
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=find_chromium(), args=CHROMIUM_ARGS
+        )
         context = browser.new_context(viewport=VIEWPORT, service_workers="block")
         context.route("**/*", on_route)
         page = context.new_page()
@@ -242,19 +274,24 @@ def main() -> int:
                                'script[type="application/vnd.jupyter.widget-view+json"]'))
                              .every(s => s.previousElementSibling &&
                                     s.previousElementSibling.classList.contains('widget-subarea'))""",
-                        timeout=args.timeout * 1000)
+                        timeout=args.timeout * 1000,
+                    )
                 except Exception:
                     pass
                 info = page.evaluate(INSPECT_JS)
             if info["mathSpans"] and info["mjx"] < info["mathSpans"]:
-                problem(f"math not typeset: {info['mjx']} MathJax outputs for {info['mathSpans']} formulas")
+                problem(
+                    f"math not typeset: {info['mjx']} MathJax outputs for {info['mathSpans']} formulas"
+                )
             for err in info["mjxErrors"]:
                 problem(f"MathJax error: {err}")
             for text in info["raw"]:
                 problem(f"raw TeX in the text: {text!r}")
             if re.search(r"\\[(\[]|\$|\\[a-zA-Z]+\{", info["title"]):
-                problem(f"raw TeX in the page title (browser tab, search results): {info['title']!r}; "
-                        f"write the heading without math")
+                problem(
+                    f"raw TeX in the page title (browser tab, search results): {info['title']!r}; "
+                    f"write the heading without math"
+                )
             for img in info["images"]:
                 if not img["ok"]:
                     problem(f"image did not load: {img['src']}")
@@ -262,7 +299,9 @@ def main() -> int:
                 problem("the page has widget state but no widget view")
             for i, w in enumerate(info["widgets"]):
                 if not w["drawn"]:
-                    problem(f"widget {i + 1} of {len(info['widgets'])} is not drawn from its saved state")
+                    problem(
+                        f"widget {i + 1} of {len(info['widgets'])} is not drawn from its saved state"
+                    )
             seen = set()
             for href in info["links"]:
                 if href in seen:
@@ -271,16 +310,28 @@ def main() -> int:
                 msg = check_link(href, base, site, path)
                 if msg:
                     problem(msg)
-            page.wait_for_load_state("networkidle")  # nothing still loading when the page is left
-            page.screenshot(path=str(shots / (rel.replace("/", "__")[:-5] + ".png")), full_page=True)
-            report[rel] = {"title": info["title"], "formulas": info["mathSpans"], "mathjax": info["mjx"],
-                           "images": len(info["images"]), "widgets": len(info["widgets"]),
-                           "hidden_widgets": sum(w["hidden"] for w in info["widgets"]),
-                           "wide_code_or_output_blocks": info["wide"],
-                           "figure_cells_without_figure": info["noFigure"],
-                           "small_images": [i["src"].rsplit("/", 1)[-1] for i in info["images"]
-                                            if i["natural"] > 800 and i["shown"] < 0.75 * i["natural"]],
-                           "seconds": round(time.perf_counter() - t0, 2)}
+            page.wait_for_load_state(
+                "networkidle"
+            )  # nothing still loading when the page is left
+            page.screenshot(
+                path=str(shots / (rel.replace("/", "__")[:-5] + ".png")), full_page=True
+            )
+            report[rel] = {
+                "title": info["title"],
+                "formulas": info["mathSpans"],
+                "mathjax": info["mjx"],
+                "images": len(info["images"]),
+                "widgets": len(info["widgets"]),
+                "hidden_widgets": sum(w["hidden"] for w in info["widgets"]),
+                "wide_code_or_output_blocks": info["wide"],
+                "figure_cells_without_figure": info["noFigure"],
+                "small_images": [
+                    i["src"].rsplit("/", 1)[-1]
+                    for i in info["images"]
+                    if i["natural"] > 800 and i["shown"] < 0.75 * i["natural"]
+                ],
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
 
         # The search page: Sphinx's searchtools fills ul.search from searchindex.js.
         current["page"] = f"search.html?q={SEARCH_TERM}"
@@ -290,7 +341,9 @@ def main() -> int:
             hits = page.locator("ul.search li").count()
         except Exception:
             hits = 0
-        page.evaluate(INSPECT_JS)  # let MathJax, its fonts and the images finish before leaving
+        page.evaluate(
+            INSPECT_JS
+        )  # let MathJax, its fonts and the images finish before leaving
         page.wait_for_load_state("networkidle")
         if hits == 0:
             problem(f"search for {SEARCH_TERM!r} returned no result")
@@ -300,20 +353,32 @@ def main() -> int:
     server.shutdown()
 
     seconds = time.perf_counter() - start
-    (shots / "report.json").write_text(json.dumps(
-        {"seconds": round(seconds, 1), "problems": problems, "pages": report}, indent=1))
+    (shots / "report.json").write_text(
+        json.dumps(
+            {"seconds": round(seconds, 1), "problems": problems, "pages": report},
+            indent=1,
+        )
+    )
     checked = sum(1 for v in report.values() if "title" in v)
-    print(f"browser test: {checked} pages and the search checked in {seconds:.1f} s; "
-          f"screenshots in {shots.relative_to(ROOT) if shots.is_relative_to(ROOT) else shots}")
+    print(
+        f"browser test: {checked} pages and the search checked in {seconds:.1f} s; "
+        f"screenshots in {shots.relative_to(ROOT) if shots.is_relative_to(ROOT) else shots}"
+    )
     for rel, info in report.items():
         if info.get("small_images"):
-            print(f"  note: {rel}: figures shrunk below 75% of their width (their text shrinks too; "
-                  f"use a figsize of about 7 inches wide): {info['small_images']}")
+            print(
+                f"  note: {rel}: figures shrunk below 75% of their width (their text shrinks too; "
+                f"use a figsize of about 7 inches wide): {info['small_images']}"
+            )
         for first_line in info.get("figure_cells_without_figure", []):
-            print(f"  note: {rel}: a cell draws a figure but its stored output shows none: {first_line!r}")
+            print(
+                f"  note: {rel}: a cell draws a figure but its stored output shows none: {first_line!r}"
+            )
         if info.get("wide_code_or_output_blocks"):
-            print(f"  note: {rel}: {info['wide_code_or_output_blocks']} code/output blocks are wider "
-                  f"than the column at {VIEWPORT['width']} px and scroll sideways")
+            print(
+                f"  note: {rel}: {info['wide_code_or_output_blocks']} code/output blocks are wider "
+                f"than the column at {VIEWPORT['width']} px and scroll sideways"
+            )
     if problems:
         print(f"browser test FAILED, {len(problems)} problem(s):")
         for msg in problems:

@@ -1,11 +1,12 @@
 """Execute chapters top to bottom and store their outputs in place.
 
-    python tools/execute_notebooks.py                 # every notebook in _toc.yml, default profile
-    python tools/execute_notebooks.py --profile cpu book/05_residual_block_code.ipynb
+    python tools/execute_notebooks.py                 # every notebook in _toc.yml,
+    default profile python tools/execute_notebooks.py --profile cpu
+    book/05_residual_block_code.ipynb
 
-The profile is passed to the kernel through RESNET_COURSE_PROFILE; the notebooks print it
-in their first output, so a reader can tell what produced what they see.  Prints the wall time
-of each notebook.
+The profile is passed to the kernel through RESNET_COURSE_PROFILE; the notebooks print
+it in their first output, so a reader can tell what produced what they see.  Prints the
+wall time of each notebook.
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ def execute(path: Path, profile: str | None, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     if profile:
         os.environ["RESNET_COURSE_PROFILE"] = profile
-    # A non-interactive backend (MPLBACKEND=agg) would override the kernel's inline backend
-    # and the stored notebook would have no figures.
+    # A non-interactive backend (MPLBACKEND=agg) would override the kernel's inline
+    # backend and the stored notebook would have no figures.
     os.environ.pop("MPLBACKEND", None)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
@@ -53,8 +58,10 @@ def main() -> None:
         seconds = execute(Path(path), args.profile, args.timeout)
         total += seconds
         print(f"  {seconds:7.1f} s  {path}", flush=True)
-    print(f"  {total:7.1f} s  in all ({len(notebooks)} notebooks, profile "
-          f"{args.profile or os.environ.get('RESNET_COURSE_PROFILE', 'default')})")
+    print(
+        f"  {total:7.1f} s  in all ({len(notebooks)} notebooks, profile "
+        f"{args.profile or os.environ.get('RESNET_COURSE_PROFILE', 'default')})"
+    )
 
 
 if __name__ == "__main__":

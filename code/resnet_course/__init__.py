@@ -2,7 +2,8 @@
 
 Modules, one concept each:
 
-* :mod:`.profiles` -- the one switch (``smoke`` / ``cpu`` / ``gpu``) that sizes experiments
+* :mod:`.profiles` -- the one switch (``smoke`` / ``cpu`` / ``gpu``) that sizes
+  experiments
 * :mod:`.data`     -- Fashion-MNIST, found or fetched, verified by checksum
 * :mod:`.blocks`   -- the ``Residual`` block and ``resnet_block`` stage
 * :mod:`.models`   -- whole networks (d2l's ResNet-18) and counting helpers

@@ -1,8 +1,10 @@
-"""Batched augmentation on the device: every image of a batch at once, no per-image Python.
+"""Batched augmentation on the device: every image of a batch at once, no per-image
+Python.
 
-Random crop with padding and horizontal flip are :func:`resnet_course.training.random_crop_flip`;
-this module adds random erasing (Zhong et al. 2017) and :func:`augment_batch`, which applies
-the augmentations a :class:`~resnet_course.trainer.TrainConfig` asks for.
+Random crop with padding and horizontal flip are
+:func:`resnet_course.training.random_crop_flip`; this module adds random erasing (Zhong
+et al. 2017) and :func:`augment_batch`, which applies the augmentations a
+:class:`~resnet_course.trainer.TrainConfig` asks for.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ import torch
 from .training import random_crop_flip
 
 
-def random_erasing(x: torch.Tensor, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.25),
-                   ratio: tuple[float, float] = (0.3, 3.3)) -> torch.Tensor:
-    """Erase one random rectangle per image with probability ``p``, filling it with noise.
+def random_erasing(
+    x: torch.Tensor,
+    p: float = 0.5,
+    scale: tuple[float, float] = (0.02, 0.25),
+    ratio: tuple[float, float] = (0.3, 3.3),
+) -> torch.Tensor:
+    """Erase one random rectangle per image with probability ``p``, filling it with
+    noise.
 
     The rectangle covers a fraction ``scale`` of the image, with an aspect ratio drawn
-    log-uniformly from ``ratio`` (Zhong et al. 2017, "RE-R").  One mask for the whole batch.
+    log-uniformly from ``ratio`` (Zhong et al. 2017, "RE-R").  One mask for the whole
+    batch.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be a probability in [0, 1], got {p}")
@@ -33,15 +41,16 @@ def random_erasing(x: torch.Tensor, p: float = 0.5, scale: tuple[float, float] =
     x0 = (torch.rand(n, device=dev) * (w - ew + 1)).floor()
     rows = torch.arange(h, device=dev)[None, :]
     cols = torch.arange(w, device=dev)[None, :]
-    in_rows = (rows >= y0[:, None]) & (rows < (y0 + eh)[:, None])      # n, h
-    in_cols = (cols >= x0[:, None]) & (cols < (x0 + ew)[:, None])      # n, w
+    in_rows = (rows >= y0[:, None]) & (rows < (y0 + eh)[:, None])  # n, h
+    in_cols = (cols >= x0[:, None]) & (cols < (x0 + ew)[:, None])  # n, w
     erase = torch.rand(n, device=dev) < p
     mask = (in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None])[:, None]
     return torch.where(mask, torch.rand_like(x), x)
 
 
-def augment_batch(x: torch.Tensor, crop_flip: bool = True, pad: int = 2,
-                  erase: float = 0.0) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, crop_flip: bool = True, pad: int = 2, erase: float = 0.0
+) -> torch.Tensor:
     """Random crop after zero-padding by ``pad`` and a random flip, then random erasing.
 
     ``erase`` is the probability that an image gets a rectangle erased (0 turns it off).

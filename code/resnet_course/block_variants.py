@@ -1,12 +1,14 @@
-"""Variants of the residual block: the bottleneck (He et al. 2015) and pre-activation (He et al. 2016).
+"""Variants of the residual block: the bottleneck (He et al. 2015) and pre-activation
+(He et al. 2016).
 
-* :class:`Bottleneck` -- 1x1 reduce, 3x3, 1x1 expand (``expansion = 4``), as in torchvision's
-  ``resnet.py``; the block of ResNet-50/101/152.
-* :class:`PreActBlock` -- BN-ReLU-conv-BN-ReLU-conv, added to an untouched shortcut and *not*
-  followed by a ReLU, so the identity path from block to block is clean (He et al. 2016).
+* :class:`Bottleneck` -- 1x1 reduce, 3x3, 1x1 expand (``expansion = 4``), as in
+  torchvision's ``resnet.py``; the block of ResNet-50/101/152.
+* :class:`PreActBlock` -- BN-ReLU-conv-BN-ReLU-conv, added to an untouched shortcut and
+  *not* followed by a ReLU, so the identity path from block to block is clean (He et al.
+  2016).
 
-Plus closed-form parameter and multiply-add counts, and a counter that measures them on a
-real module, so a chapter can check one against the other.
+Plus closed-form parameter and multiply-add counts, and a counter that measures them on
+a real module, so a chapter can check one against the other.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1, residual: bool = True):
+    def __init__(
+        self, in_planes: int, planes: int, stride: int = 1, residual: bool = True
+    ):
         super().__init__()
         out_planes = planes * self.expansion
         self.conv1 = conv1x1(in_planes, planes)
@@ -39,8 +43,9 @@ class Bottleneck(nn.Module):
         self.residual = residual
         self.downsample: nn.Module | None = None
         if residual and (stride != 1 or in_planes != out_planes):
-            self.downsample = nn.Sequential(conv1x1(in_planes, out_planes, stride),
-                                            nn.BatchNorm2d(out_planes))
+            self.downsample = nn.Sequential(
+                conv1x1(in_planes, out_planes, stride), nn.BatchNorm2d(out_planes)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -52,7 +57,8 @@ class Bottleneck(nn.Module):
 
 
 class TwoConvBlock(nn.Module):
-    """Two 3x3 convolutions at ``planes`` channels (BasicBlock's F, identity shortcut)."""
+    """Two 3x3 convolutions at ``planes`` channels (BasicBlock's F, identity
+    shortcut)."""
 
     def __init__(self, planes: int):
         super().__init__()
@@ -67,7 +73,8 @@ class TwoConvBlock(nn.Module):
 
 
 class PreActBlock(nn.Module):
-    """Pre-activation block (He et al. 2016): x + conv(ReLU(BN(conv(ReLU(BN(x)))))), no final ReLU."""
+    """Pre-activation block (He et al. 2016): x + conv(ReLU(BN(conv(ReLU(BN(x)))))), no
+    final ReLU."""
 
     expansion = 1
 
@@ -90,27 +97,32 @@ class PreActBlock(nn.Module):
 
 
 def two_conv_params(c: int) -> int:
-    """Parameters of two 3x3 convolutions at ``c`` channels with their batch norms: 18c^2 + 4c."""
+    """Parameters of two 3x3 convolutions at ``c`` channels with their batch norms:
+    18c^2 + 4c."""
     return 2 * 9 * c * c + 2 * 2 * c
 
 
 def bottleneck_params(c: int, d: int) -> int:
-    """Parameters of the bottleneck c -> d -> d -> c with its batch norms: 2cd + 9d^2 + 4d + 2c."""
+    """Parameters of the bottleneck c -> d -> d -> c with its batch norms: 2cd + 9d^2 +
+    4d + 2c."""
     return c * d + 9 * d * d + d * c + 2 * 2 * d + 2 * c
 
 
 def two_conv_macs(c: int, h: int, w: int) -> int:
-    """Multiply-adds of two 3x3 convolutions at ``c`` channels on an h x w map: 18c^2 hw."""
+    """Multiply-adds of two 3x3 convolutions at ``c`` channels on an h x w map: 18c^2
+    hw."""
     return 2 * 9 * c * c * h * w
 
 
 def bottleneck_macs(c: int, d: int, h: int, w: int) -> int:
-    """Multiply-adds of the bottleneck c -> d -> d -> c on an h x w map: (2cd + 9d^2) hw."""
+    """Multiply-adds of the bottleneck c -> d -> d -> c on an h x w map: (2cd + 9d^2)
+    hw."""
     return (c * d + 9 * d * d + d * c) * h * w
 
 
 def conv_macs(model: nn.Module, x: Tensor) -> int:
-    """Multiply-adds of every convolution and linear layer of ``model`` on input ``x``, measured.
+    """Multiply-adds of every convolution and linear layer of ``model`` on input ``x``,
+    measured.
 
     A convolution costs (output elements) x (input channels per group) x (kernel area);
     batch norm, ReLU and the shortcut addition are a few operations per element and are
@@ -122,12 +134,21 @@ def conv_macs(model: nn.Module, x: Tensor) -> int:
         nonlocal total
         if isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
-            total += output.numel() // output.shape[0] * (module.in_channels // module.groups) * kh * kw
+            total += (
+                output.numel()
+                // output.shape[0]
+                * (module.in_channels // module.groups)
+                * kh
+                * kw
+            )
         else:
             total += module.in_features * module.out_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     try:
         with torch.no_grad():
             model(x)

@@ -1,9 +1,11 @@
-"""Checkpoints that survive a killed run: written atomically, loaded with ``weights_only=True``.
+"""Checkpoints that survive a killed run: written atomically, loaded with
+``weights_only=True``.
 
-A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts -- nothing
-that needs arbitrary unpickling -- so :func:`load_checkpoint` can refuse everything else.
-It is first written to a temporary file in the same folder and then renamed over the old
-one: a run killed while saving leaves the previous checkpoint intact, never half a file.
+A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts --
+nothing that needs arbitrary unpickling -- so :func:`load_checkpoint` can refuse
+everything else. It is first written to a temporary file in the same folder and then
+renamed over the old one: a run killed while saving leaves the previous checkpoint
+intact, never half a file.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import torch
 LAST = "last.pt"
 
 
-def save_checkpoint(state: dict[str, Any], folder: str | Path, name: str = LAST) -> Path:
+def save_checkpoint(
+    state: dict[str, Any], folder: str | Path, name: str = LAST
+) -> Path:
     """Write ``state`` to ``folder/name`` atomically and return the path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -36,9 +40,11 @@ def save_checkpoint(state: dict[str, Any], folder: str | Path, name: str = LAST)
     return path
 
 
-def load_checkpoint(folder: str | Path, name: str = LAST,
-                    map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """The checkpoint in ``folder/name``, or ``None`` when there is none (a fresh start)."""
+def load_checkpoint(
+    folder: str | Path, name: str = LAST, map_location: str | torch.device = "cpu"
+) -> dict[str, Any] | None:
+    """The checkpoint in ``folder/name``, or ``None`` when there is none (a fresh
+    start)."""
     path = Path(folder) / name
     if not path.is_file():
         return None
@@ -46,7 +52,8 @@ def load_checkpoint(folder: str | Path, name: str = LAST,
 
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
-    """Every random state a training run draws from: torch's CPU and CUDA ones and ``generator``."""
+    """Every random state a training run draws from: torch's CPU and CUDA ones and
+    ``generator``."""
     state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()

@@ -1,16 +1,18 @@
 """The CIFAR family of He et al. (2015, Sec. 4.2): 6n+2 layers, plain or residual.
 
 A 3x3 stem with 16 channels, three stages of ``n`` blocks at 16, 32 and 64 channels (the
-first block of stages 2 and 3 halves height and width), global average pooling and a linear
-classifier: ``6n + 2`` weighted layers (ResNet-20, -32, -44, -56, -110 for n = 3, 5, 7, 9, 18).
+first block of stages 2 and 3 halves height and width), global average pooling and a
+linear classifier: ``6n + 2`` weighted layers (ResNet-20, -32, -44, -56, -110 for n = 3,
+5, 7, 9, 18).
 
-``residual=False`` gives the *plain* counterpart: the very same layers, without the shortcut
-additions.  With option-A shortcuts (zero-padding identity, no parameters) the plain and the
-residual network of one depth have exactly the same parameters, so any difference in how
-they train comes from the shortcuts alone.
+``residual=False`` gives the *plain* counterpart: the very same layers, without the
+shortcut additions.  With option-A shortcuts (zero-padding identity, no parameters) the
+plain and the residual network of one depth have exactly the same parameters, so any
+difference in how they train comes from the shortcuts alone.
 
 Names follow torchvision's ``resnet.py`` (``conv3x3``, ``BasicBlock``, ``layer1``...,
-``downsample``, ``zero_init_residual``) so a reader can move on to it without relearning.
+``downsample``, ``zero_init_residual``) so a reader can move on to it without
+relearning.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from torch.nn import functional as F
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1 and no bias (the batch norm after it has one)."""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+    return nn.Conv2d(
+        in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False
+    )
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -30,7 +34,8 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 
 
 class ZeroPadShortcut(nn.Module):
-    """Option A of He et al. (2015): subsample by ``stride`` and zero-pad the new channels.
+    """Option A of He et al. (2015): subsample by ``stride`` and zero-pad the new
+    channels.
 
     It is still an identity on the channels that exist and adds no parameters.
     """
@@ -40,7 +45,7 @@ class ZeroPadShortcut(nn.Module):
         self.extra, self.stride = planes - in_planes, stride
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x[:, :, ::self.stride, ::self.stride]
+        x = x[:, :, :: self.stride, :: self.stride]
         return F.pad(x, (0, 0, 0, 0, 0, self.extra))
 
 
@@ -49,11 +54,20 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1, residual: bool = True,
-                 shortcut: str = "A"):
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        residual: bool = True,
+        shortcut: str = "A",
+    ):
         super().__init__()
         if shortcut not in {"A", "B"}:
-            raise ValueError(f"shortcut must be 'A' (zero-padding) or 'B' (1x1 projection), got {shortcut!r}")
+            raise ValueError(
+                "shortcut must be 'A' (zero-padding) or 'B' (1x1 projection), got"
+                f" {shortcut!r}"
+            )
         self.conv1 = conv3x3(in_planes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes)
@@ -61,13 +75,22 @@ class BasicBlock(nn.Module):
         self.residual = residual
         self.downsample: nn.Module | None = None
         if residual and (stride != 1 or in_planes != planes):
-            self.downsample = (ZeroPadShortcut(in_planes, planes, stride) if shortcut == "A"
-                               else nn.Sequential(conv1x1(in_planes, planes, stride), nn.BatchNorm2d(planes)))
+            self.downsample = (
+                ZeroPadShortcut(in_planes, planes, stride)
+                if shortcut == "A"
+                else nn.Sequential(
+                    conv1x1(in_planes, planes, stride), nn.BatchNorm2d(planes)
+                )
+            )
 
     @property
     def changes_shape(self) -> bool:
-        """True for the first block of a stage, whose output shape differs from its input's."""
-        return self.conv1.stride != (1, 1) or self.conv1.in_channels != self.conv2.out_channels
+        """True for the first block of a stage, whose output shape differs from its
+        input's."""
+        return (
+            self.conv1.stride != (1, 1)
+            or self.conv1.in_channels != self.conv2.out_channels
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -78,10 +101,12 @@ class BasicBlock(nn.Module):
 
 
 def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
-    """He (Kaiming) initialisation as in He et al. (2015) and torchvision; BN scale 1, shift 0.
+    """He (Kaiming) initialisation as in He et al. (2015) and torchvision; BN scale 1,
+    shift 0.
 
-    With ``zero_init_residual`` the last BN scale of every :class:`BasicBlock` is zero, so each
-    residual block starts as the identity (ReLU of its input): Goyal et al. (2017).
+    With ``zero_init_residual`` the last BN scale of every :class:`BasicBlock` is zero,
+    so each residual block starts as the identity (ReLU of its input): Goyal et al.
+    (2017).
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -98,12 +123,22 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
 class CifarResNet(nn.Module):
     """The 6n+2-layer network of He et al. (2015, Sec. 4.2), plain or residual."""
 
-    def __init__(self, depth: int = 20, residual: bool = True, shortcut: str = "A",
-                 in_channels: int = 1, num_classes: int = 10, widths: tuple[int, int, int] = (16, 32, 64),
-                 zero_init_residual: bool = False):
+    def __init__(
+        self,
+        depth: int = 20,
+        residual: bool = True,
+        shortcut: str = "A",
+        in_channels: int = 1,
+        num_classes: int = 10,
+        widths: tuple[int, int, int] = (16, 32, 64),
+        zero_init_residual: bool = False,
+    ):
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
+            raise ValueError(
+                "depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got"
+                f" {depth}"
+            )
         n = (depth - 2) // 6
         self.depth, self.residual = depth, residual
         self.conv1 = conv3x3(in_channels, widths[0])
@@ -132,5 +167,6 @@ class CifarResNet(nn.Module):
 
 
 def cifar_resnet(depth: int, residual: bool = True, **kwargs) -> CifarResNet:
-    """``cifar_resnet(56)`` is ResNet-56; ``cifar_resnet(56, residual=False)`` is plain-56."""
+    """``cifar_resnet(56)`` is ResNet-56; ``cifar_resnet(56, residual=False)`` is
+    plain-56."""
     return CifarResNet(depth, residual, **kwargs)

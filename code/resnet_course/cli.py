@@ -1,9 +1,9 @@
 """Command line: ``python -m resnet_course <command>``.
 
-Commands:
-  data   find Fashion-MNIST (downloading it if allowed), verify it, and say where it is
-  train  train ResNet-18 on Fashion-MNIST (every setting of TrainConfig is a flag; --help)
-  bench  d2l's recipe and ours side by side on one device: time to 91.4 %, accuracy, images/s
+Commands: data   find Fashion-MNIST (downloading it if allowed), verify it, and say
+  where it is train  train ResNet-18 on Fashion-MNIST (every setting of TrainConfig is a
+  flag; --help) bench  d2l's recipe and ours side by side on one device: time to 91.4 %,
+  accuracy, images/s
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .trainer import NonFiniteLossError, TrainConfig, train
 
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    cfg = TrainConfig(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    )
     try:
         result = train(cfg)
     except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
@@ -41,12 +43,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2 if isinstance(exc, ValueError) else 1
     h = result.history
     reached = h.time_to(cfg.target_acc)
-    print(f"final test accuracy {h.final_test_acc:.4f} after {h.epoch[-1]} epochs | training "
-          f"{h.train_seconds[-1]:.1f} s, {h.images_per_second:,.0f} images/s | warm-up "
-          f"{h.warmup_seconds:.1f} s | {cfg.target_acc:.1%} reached "
-          + (f"after {reached:.1f} s" if reached is not None else "never")
-          + (f" | peak GPU memory {h.peak_memory_bytes / 1e9:.2f} GB" if h.peak_memory_bytes else "")
-          + f" | {h.device}, {h.precision}, compile={h.compile}")
+    print(
+        f"final test accuracy {h.final_test_acc:.4f} after {h.epoch[-1]} epochs |"
+        f" training {h.train_seconds[-1]:.1f} s, {h.images_per_second:,.0f} images/s |"
+        f" warm-up {h.warmup_seconds:.1f} s | {cfg.target_acc:.1%} reached "
+        + (f"after {reached:.1f} s" if reached is not None else "never")
+        + (
+            f" | peak GPU memory {h.peak_memory_bytes / 1e9:.2f} GB"
+            if h.peak_memory_bytes
+            else ""
+        )
+        + f" | {h.device}, {h.precision}, compile={h.compile}"
+    )
     if args.history_json:
         with open(args.history_json, "w") as f:
             json.dump({"config": cfg.to_dict(), "history": h.to_dict()}, f, indent=2)
@@ -60,12 +68,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     recipes = tuple(r.strip() for r in args.recipes.split(","))
     unknown = set(recipes) - {"d2l", "fast", "best"}
     if unknown:
-        print(f"error: unknown recipe(s) {', '.join(sorted(unknown))}; choose from d2l, fast, best",
-              file=sys.stderr)
+        print(
+            f"error: unknown recipe(s) {', '.join(sorted(unknown))}; choose from d2l,"
+            " fast, best",
+            file=sys.stderr,
+        )
         return 2
     try:
-        rows = bench.run_bench(args.profile, args.device, recipes, args.seeds, args.fast_epochs,
-                               args.best_epochs, progress=not args.no_progress)
+        rows = bench.run_bench(
+            args.profile,
+            args.device,
+            recipes,
+            args.seeds,
+            args.fast_epochs,
+            args.best_epochs,
+            progress=not args.no_progress,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -75,8 +93,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         import torch
 
-        bench.write_json(rows, args.json, {"profile": args.profile, "torch": torch.__version__,
-                                           "recipes": bench.RECIPES})
+        bench.write_json(
+            rows,
+            args.json,
+            {
+                "profile": args.profile,
+                "torch": torch.__version__,
+                "recipes": bench.RECIPES,
+            },
+        )
         print(f"results written to {args.json}")
     return 0
 
@@ -94,43 +119,100 @@ def _add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) 
         help_text = f.metadata.get("help", "") + " (default: %(default)s)"
         kind = type(f.default)
         if kind is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                           help=help_text)
+            p.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=help_text,
+            )
         else:
-            p.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text,
-                           choices=f.metadata.get("choices"), metavar=f.name.upper() if not
-                           f.metadata.get("choices") else None)
+            p.add_argument(
+                flag,
+                dest=f.name,
+                type=kind,
+                default=default,
+                help=help_text,
+                choices=f.metadata.get("choices"),
+                metavar=f.name.upper() if not f.metadata.get("choices") else None,
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m resnet_course",
-                                     description="The ResNet course's command line.")
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_course", description="The ResNet course's command line."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("data", help="find, verify (and if allowed download) Fashion-MNIST")
+    p = sub.add_parser(
+        "data", help="find, verify (and if allowed download) Fashion-MNIST"
+    )
     p.add_argument("--root", help="folder holding the four IDX files (default: search)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("train", help="train ResNet-18 on Fashion-MNIST (checkpoints every epoch)",
-                       description="Train a ResNet-18 on Fashion-MNIST with the data on the device, "
-                                   "mixed precision and a one-cycle schedule. A checkpoint is written "
-                                   "after every epoch; --resume continues a killed run.")
+    p = sub.add_parser(
+        "train",
+        help="train ResNet-18 on Fashion-MNIST (checkpoints every epoch)",
+        description=(
+            "Train a ResNet-18 on Fashion-MNIST with the data on the device, "
+            "mixed precision and a one-cycle schedule. A checkpoint is written "
+            "after every epoch; --resume continues a killed run."
+        ),
+    )
     _add_config_flags(p, {"verbose": True})
-    p.add_argument("--history-json", metavar="PATH", help="also write the config and per-epoch history here")
+    p.add_argument(
+        "--history-json",
+        metavar="PATH",
+        help="also write the config and per-epoch history here",
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("bench", help="d2l's recipe and ours side by side on one device",
-                       description="Run d2l's train_ch6 recipe (d2l_resnet18, 96 px, 10 epochs) and this "
-                                   "package's recipes on the same device and print time to 91.4 %% test "
-                                   "accuracy, final accuracy, images/s, peak GPU memory and warm-up time.")
-    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default=None,
-                   help="sizes: gpu = the full benchmark, cpu/smoke = subsets and a narrower network "
-                        "(default: $RESNET_COURSE_PROFILE, else gpu with CUDA and cpu without)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
-    p.add_argument("--recipes", default="d2l,fast", help="comma-separated, from d2l, fast, best "
-                                                         "(default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds of the best recipe (default: %(default)s)")
-    p.add_argument("--fast-epochs", type=int, default=None, help="override the fast recipe's epochs")
-    p.add_argument("--best-epochs", type=int, default=None, help="override the best recipe's epochs")
+    p = sub.add_parser(
+        "bench",
+        help="d2l's recipe and ours side by side on one device",
+        description=(
+            "Run d2l's train_ch6 recipe (d2l_resnet18, 96 px, 10 epochs) and this "
+            "package's recipes on the same device and print time to 91.4 %% test "
+            "accuracy, final accuracy, images/s, peak GPU memory and warm-up time."
+        ),
+    )
+    p.add_argument(
+        "--profile",
+        choices=["smoke", "cpu", "gpu"],
+        default=None,
+        help=(
+            "sizes: gpu = the full benchmark, cpu/smoke = subsets and a narrower"
+            " network (default: $RESNET_COURSE_PROFILE, else gpu with CUDA and cpu"
+            " without)"
+        ),
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:N or auto (default: %(default)s)",
+    )
+    p.add_argument(
+        "--recipes",
+        default="d2l,fast",
+        help="comma-separated, from d2l, fast, best (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="seeds of the best recipe (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fast-epochs",
+        type=int,
+        default=None,
+        help="override the fast recipe's epochs",
+    )
+    p.add_argument(
+        "--best-epochs",
+        type=int,
+        default=None,
+        help="override the best recipe's epochs",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_bench)

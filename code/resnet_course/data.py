@@ -8,11 +8,12 @@ Where the files are looked for, in this order:
    torchvision's downloader fills -- only when downloading is allowed.
 
 Each of the four IDX files may be stored gzipped (``*.gz``) or decompressed.  Its
-*decompressed* bytes are checked against the MD5 of the official release before use, so a
-truncated or corrupt file is reported, never silently trained on.
+*decompressed* bytes are checked against the MD5 of the official release before use, so
+a truncated or corrupt file is reported, never silently trained on.
 
-The data come back either as whole tensors (the fast path: put all 70,000 images on the GPU
-once) or as ordinary ``DataLoader``s, as d2l's ``load_data_fashion_mnist`` returns them.
+The data come back either as whole tensors (the fast path: put all 70,000 images on the
+GPU once) or as ordinary ``DataLoader``s, as d2l's ``load_data_fashion_mnist`` returns
+them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ CACHE_ENV_VAR = "RESNET_COURSE_CACHE"
 NO_DOWNLOAD_ENV_VAR = "RESNET_COURSE_NO_DOWNLOAD"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-#: File stem -> MD5 of the decompressed IDX file (identical in the official release and Debian).
+#: File stem -> MD5 of the decompressed IDX file (identical in the official release and
+#: Debian).
 FILES = {
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
     "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
@@ -41,28 +43,37 @@ FILES = {
 }
 SPLITS = {"train": "train", "test": "t10k"}
 CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 HOW_TO_FIX = (
-    "To fix it, do one of:\n"
-    "  * Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist\n"
-    f"  * point {DATA_ENV_VAR} at a folder holding the four files "
-    "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "
-    "t10k-labels-idx1-ubyte[.gz])\n"
-    "  * allow the download (on by default; "
-    f"unset {NO_DOWNLOAD_ENV_VAR}) on a machine with internet access"
+    "To fix it, do one of:\n  * Debian/Ubuntu: sudo apt-get install"
+    f" dataset-fashion-mnist\n  * point {DATA_ENV_VAR} at a folder holding the four"
+    " files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],"
+    " t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])\n  * allow the"
+    f" download (on by default; unset {NO_DOWNLOAD_ENV_VAR}) on a machine with internet"
+    " access"
 )
 
 
 class DatasetError(RuntimeError):
-    """Fashion-MNIST is missing or corrupt; the message says which file and how to fix it."""
+    """Fashion-MNIST is missing or corrupt; the message says which file and how to fix
+    it."""
 
 
 @dataclass(frozen=True)
 class FashionMNIST:
-    """The whole dataset as tensors: images ``(N, 1, 28, 28)`` float in [0, 1], labels int64."""
+    """The whole dataset as tensors: images ``(N, 1, 28, 28)`` float in [0, 1], labels
+    int64."""
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -100,14 +111,21 @@ def _candidate_folders(root: str | Path | None) -> list[tuple[str, Path]]:
     if os.environ.get(DATA_ENV_VAR):
         return [(f"${DATA_ENV_VAR}", Path(os.environ[DATA_ENV_VAR]))]
     cache = cache_dir() / "FashionMNIST" / "raw"
-    return [("Debian's dataset-fashion-mnist", DEBIAN_DIR), ("the download cache", cache)]
+    return [
+        ("Debian's dataset-fashion-mnist", DEBIAN_DIR),
+        ("the download cache", cache),
+    ]
 
 
-def find_fashion_mnist(root: str | Path | None = None, download: bool | None = None) -> Path:
-    """Return the folder that holds all four Fashion-MNIST files, downloading if allowed.
+def find_fashion_mnist(
+    root: str | Path | None = None, download: bool | None = None
+) -> Path:
+    """Return the folder that holds all four Fashion-MNIST files, downloading if
+    allowed.
 
-    An explicit ``root`` (or ``$FASHION_MNIST_DIR``) is used as it is: a folder that lacks a
-    file is an error, not a reason to look elsewhere, so a typo never goes unnoticed.
+    An explicit ``root`` (or ``$FASHION_MNIST_DIR``) is used as it is: a folder that
+    lacks a file is an error, not a reason to look elsewhere, so a typo never goes
+    unnoticed.
     """
     candidates = _candidate_folders(root)
     for _, folder in candidates:
@@ -124,7 +142,9 @@ def find_fashion_mnist(root: str | Path | None = None, download: bool | None = N
     download = _download_allowed() if download is None else download
     looked = "; ".join(f"{folder} ({reason})" for reason, folder in candidates)
     if not download:
-        raise DatasetError(f"Fashion-MNIST was not found. Looked in: {looked}.\n{HOW_TO_FIX}")
+        raise DatasetError(
+            f"Fashion-MNIST was not found. Looked in: {looked}.\n{HOW_TO_FIX}"
+        )
     return _download(cache_dir(), looked)
 
 
@@ -137,44 +157,50 @@ def _download(cache: Path, looked: str) -> Path:
         torchvision.datasets.FashionMNIST(root=str(cache), train=False, download=True)
     except Exception as exc:  # noqa: BLE001 -- any failure becomes one clear message
         raise DatasetError(
-            f"Fashion-MNIST was not found (looked in: {looked}) and downloading it into {cache} "
-            f"failed: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}"
+            f"Fashion-MNIST was not found (looked in: {looked}) and downloading it into"
+            f" {cache} failed: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}"
         ) from None
     return cache / "FashionMNIST" / "raw"
 
 
 @lru_cache(maxsize=16)
 def _read_verified(path: Path, stem: str, mtime_ns: int, size: int) -> bytes:
-    """Decompressed bytes of one IDX file, after checking their MD5 (cached per file version)."""
+    """Decompressed bytes of one IDX file, after checking their MD5 (cached per file
+    version)."""
     try:
         raw = path.read_bytes()
         data = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"Cannot read {path}: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}") from None
+        raise DatasetError(
+            f"Cannot read {path}: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}"
+        ) from None
     digest = hashlib.md5(data).hexdigest()
     if digest != FILES[stem]:
         raise DatasetError(
-            f"{path} is corrupt: the MD5 of its decompressed bytes is {digest}, expected "
-            f"{FILES[stem]} (the official Fashion-MNIST release). Delete or replace the file.\n"
-            f"{HOW_TO_FIX}"
+            f"{path} is corrupt: the MD5 of its decompressed bytes is {digest},"
+            f" expected {FILES[stem]} (the official Fashion-MNIST release). Delete or"
+            f" replace the file.\n{HOW_TO_FIX}"
         )
     return data
 
 
 def read_idx(path: Path) -> torch.Tensor:
-    """Parse one verified IDX file into a uint8 tensor (images ``N x 28 x 28``, labels ``N``)."""
+    """Parse one verified IDX file into a uint8 tensor (images ``N x 28 x 28``, labels
+    ``N``)."""
     stem = path.name.removesuffix(".gz")
     stat = path.stat()
     data = _read_verified(path, stem, stat.st_mtime_ns, stat.st_size)
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     offset = 4 + 4 * ndim
     return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
 
 
-def load_split(split: str = "train", root: str | Path | None = None,
-               download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (uint8, ``N x 28 x 28``) and labels (int64) of ``split`` (``train`` or ``test``)."""
+def load_split(
+    split: str = "train", root: str | Path | None = None, download: bool | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (uint8, ``N x 28 x 28``) and labels (int64) of ``split`` (``train`` or
+    ``test``)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
     folder = find_fashion_mnist(root, download)
@@ -184,10 +210,15 @@ def load_split(split: str = "train", root: str | Path | None = None,
     return images, labels
 
 
-def load_fashion_mnist(device: torch.device | str = "cpu", root: str | Path | None = None,
-                       n_train: int | None = None, n_test: int | None = None,
-                       download: bool | None = None) -> FashionMNIST:
-    """The dataset as tensors on ``device``, optionally cut to the first ``n_train``/``n_test``.
+def load_fashion_mnist(
+    device: torch.device | str = "cpu",
+    root: str | Path | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    download: bool | None = None,
+) -> FashionMNIST:
+    """The dataset as tensors on ``device``, optionally cut to the first
+    ``n_train``/``n_test``.
 
     Images are float32 in [0, 1] with a channel axis, ``(N, 1, 28, 28)``, exactly what
     ``transforms.ToTensor()`` gives per image -- but for all images at once.
@@ -205,9 +236,12 @@ def load_fashion_mnist(device: torch.device | str = "cpu", root: str | Path | No
 
 
 class TensorImageDataset(Dataset):
-    """``(image, label)`` pairs from tensors, optionally resized per image like d2l does."""
+    """``(image, label)`` pairs from tensors, optionally resized per image like d2l
+    does."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, resize: int | None = None):
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, resize: int | None = None
+    ):
         self.images, self.labels, self.resize = images, labels, resize
 
     def __len__(self) -> int:
@@ -222,11 +256,16 @@ class TensorImageDataset(Dataset):
         return x, self.labels[i]
 
 
-def fashion_mnist_dataloaders(batch_size: int, resize: int | None = None,
-                              root: str | Path | None = None, n_train: int | None = None,
-                              n_test: int | None = None, num_workers: int = 0,
-                              ) -> tuple[DataLoader, DataLoader]:
-    """``(train_iter, test_iter)`` like ``d2l.load_data_fashion_mnist(batch_size, resize)``.
+def fashion_mnist_dataloaders(
+    batch_size: int,
+    resize: int | None = None,
+    root: str | Path | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    num_workers: int = 0,
+) -> tuple[DataLoader, DataLoader]:
+    """``(train_iter, test_iter)`` like ``d2l.load_data_fashion_mnist(batch_size,
+    resize)``.
 
     The difference: the files are found and verified by this module, never downloaded
     into ``../data`` behind the reader's back.
@@ -236,5 +275,7 @@ def fashion_mnist_dataloaders(batch_size: int, resize: int | None = None,
     data = load_fashion_mnist("cpu", root, n_train, n_test)
     train = TensorImageDataset(data.train_images, data.train_labels, resize)
     test = TensorImageDataset(data.test_images, data.test_labels, resize)
-    return (DataLoader(train, batch_size, shuffle=True, num_workers=num_workers),
-            DataLoader(test, batch_size, shuffle=False, num_workers=num_workers))
+    return (
+        DataLoader(train, batch_size, shuffle=True, num_workers=num_workers),
+        DataLoader(test, batch_size, shuffle=False, num_workers=num_workers),
+    )

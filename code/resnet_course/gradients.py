@@ -1,15 +1,18 @@
-"""How gradients travel through shortcuts: He et al. (2016, eq. 4-5) checked and measured.
+"""How gradients travel through shortcuts: He et al. (2016, eq. 4-5) checked and
+measured.
 
-With identity shortcuts and nothing after the addition, a stack of residual units computes
-``x_{i+1} = x_i + F(x_i, W_i)``, so ``x_L = x_l + sum_{i=l}^{L-1} F(x_i, W_i)`` (eq. 4) and
+With identity shortcuts and nothing after the addition, a stack of residual units
+computes ``x_{i+1} = x_i + F(x_i, W_i)``, so ``x_L = x_l + sum_{i=l}^{L-1} F(x_i, W_i)``
+(eq. 4) and
 
     dE/dx_l = dE/dx_L (1 + d/dx_l sum_{i=l}^{L-1} F(x_i, W_i))          (eq. 5)
 
-This module builds such stacks (and their plain counterparts ``x_{i+1} = F(x_i, W_i)``) as
-small fully connected networks (pre-activation units with nothing after the addition, unlike the
-post-activation blocks of :mod:`resnet_course.mlp`, so that eq. 4 holds exactly), computes eq. 5 term by term to compare it with autograd, and
-measures two things the chapter plots: the gradient norm at every block, and how correlated
-the input gradients of neighbouring inputs are (the *shattered gradients* of Balduzzi et al.
+This module builds such stacks (and their plain counterparts ``x_{i+1} = F(x_i, W_i)``)
+as small fully connected networks (pre-activation units with nothing after the addition,
+unlike the post-activation blocks of :mod:`resnet_course.mlp`, so that eq. 4 holds
+exactly), computes eq. 5 term by term to compare it with autograd, and measures two
+things the chapter plots: the gradient norm at every block, and how correlated the input
+gradients of neighbouring inputs are (the *shattered gradients* of Balduzzi et al.
 2017).
 """
 
@@ -20,9 +23,11 @@ from torch import Tensor, nn
 
 
 class Branch(nn.Module):
-    """The residual branch F of a full pre-activation unit (He et al. 2016, Fig. 4e), fully connected.
+    """The residual branch F of a full pre-activation unit (He et al. 2016, Fig. 4e),
+    fully connected.
 
-    ``norm=True``: BN-ReLU-Linear-BN-ReLU-Linear.  ``norm=False``: ReLU-Linear-ReLU-Linear.
+    ``norm=True``: BN-ReLU-Linear-BN-ReLU-Linear.  ``norm=False``:
+    ReLU-Linear-ReLU-Linear.
     """
 
     def __init__(self, width: int, norm: bool = True):
@@ -39,14 +44,22 @@ class Branch(nn.Module):
 
 
 class ResidualMLP(nn.Module):
-    """A stem, ``num_blocks`` units and a head: ``x_{i+1} = x_i + F(x_i)`` or, plain, ``F(x_i)``.
+    """A stem, ``num_blocks`` units and a head: ``x_{i+1} = x_i + F(x_i)`` or, plain,
+    ``F(x_i)``.
 
-    The plain network has exactly the same layers and parameters; only the additions differ.
-    Weights use He (Kaiming) initialisation, biases start at zero.
+    The plain network has exactly the same layers and parameters; only the additions
+    differ. Weights use He (Kaiming) initialisation, biases start at zero.
     """
 
-    def __init__(self, in_features: int, width: int, num_blocks: int, out_features: int,
-                 residual: bool = True, norm: bool = True):
+    def __init__(
+        self,
+        in_features: int,
+        width: int,
+        num_blocks: int,
+        out_features: int,
+        residual: bool = True,
+        norm: bool = True,
+    ):
         super().__init__()
         self.residual = residual
         self.stem = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width))
@@ -59,7 +72,8 @@ class ResidualMLP(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor, states: list[Tensor] | None = None) -> Tensor:
-        """The output; if ``states`` is a list, the block inputs x_0..x_L are appended to it."""
+        """The output; if ``states`` is a list, the block inputs x_0..x_L are appended
+        to it."""
         x = self.stem(x)
         for block in self.blocks:
             if states is not None:
@@ -71,14 +85,17 @@ class ResidualMLP(nn.Module):
 
 
 def unit_stack(branches: list[nn.Module], x: Tensor) -> list[Tensor]:
-    """``[x_l, ..., x_L]`` of residual units ``x_{i+1} = x_i + F_i(x_i)`` (eq. 4, one term at a time)."""
+    """``[x_l, ..., x_L]`` of residual units ``x_{i+1} = x_i + F_i(x_i)`` (eq. 4, one
+    term at a time)."""
     states = [x]
     for f in branches:
         states.append(states[-1] + f(states[-1]))
     return states
 
 
-def gradient_by_autograd(branches: list[nn.Module], x_l: Tensor, loss_fn) -> tuple[Tensor, Tensor]:
+def gradient_by_autograd(
+    branches: list[nn.Module], x_l: Tensor, loss_fn
+) -> tuple[Tensor, Tensor]:
     """``(dE/dx_l, dE/dx_L)`` for ``E = loss_fn(x_L)``, both from autograd."""
     x_l = x_l.detach().requires_grad_(True)
     states = unit_stack(branches, x_l)
@@ -88,16 +105,20 @@ def gradient_by_autograd(branches: list[nn.Module], x_l: Tensor, loss_fn) -> tup
     return x_l.grad.detach(), x_L.grad.detach()
 
 
-def gradient_by_formula(branches: list[nn.Module], x_l: Tensor, grad_L: Tensor) -> tuple[Tensor, Tensor]:
-    """``dE/dx_l`` from eq. 5 for one input vector ``x_l``, and the matrix ``d/dx_l sum_i F(x_i)``.
+def gradient_by_formula(
+    branches: list[nn.Module], x_l: Tensor, grad_L: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``dE/dx_l`` from eq. 5 for one input vector ``x_l``, and the matrix ``d/dx_l
+    sum_i F(x_i)``.
 
-    ``grad_L`` is the row vector dE/dx_L.  The sum is built from each branch's Jacobian at
-    its own input, ``dF(x_i)/dx_l = J_i dx_i/dx_l``, with ``dx_{i+1}/dx_l = dx_i/dx_l + J_i dx_i/dx_l``.
+    ``grad_L`` is the row vector dE/dx_L.  The sum is built from each branch's Jacobian
+    at its own input, ``dF(x_i)/dx_l = J_i dx_i/dx_l``, with ``dx_{i+1}/dx_l = dx_i/dx_l
+    + J_i dx_i/dx_l``.
     """
     states = unit_stack(branches, x_l.detach())
     eye = torch.eye(x_l.numel(), dtype=x_l.dtype, device=x_l.device)
-    dx_i = eye                               # dx_i/dx_l, starting at i = l
-    sum_dF = torch.zeros_like(eye)           # d/dx_l sum_i F(x_i, W_i)
+    dx_i = eye  # dx_i/dx_l, starting at i = l
+    sum_dF = torch.zeros_like(eye)  # d/dx_l sum_i F(x_i, W_i)
     for f, x_i in zip(branches, states[:-1]):
         J_i = torch.autograd.functional.jacobian(lambda v: f(v[None])[0], x_i)
         dF = J_i @ dx_i
@@ -107,9 +128,11 @@ def gradient_by_formula(branches: list[nn.Module], x_l: Tensor, grad_L: Tensor) 
 
 
 def block_gradient_norms(model: ResidualMLP, images: Tensor, labels: Tensor) -> Tensor:
-    """``||dE/dx_l||`` at the input of every block and at the last block's output (L + 1 values).
+    """``||dE/dx_l||`` at the input of every block and at the last block's output (L + 1
+    values).
 
-    ``E`` is the mean cross-entropy of the batch; the model's mode (train/eval) is left as it is.
+    ``E`` is the mean cross-entropy of the batch; the model's mode (train/eval) is left
+    as it is.
     """
     states: list[Tensor] = []
     logits = model(images, states)
@@ -121,16 +144,23 @@ def block_gradient_norms(model: ResidualMLP, images: Tensor, labels: Tensor) -> 
 
 
 def freeze_batch_statistics(model: nn.Module, inputs: Tensor) -> nn.Module:
-    """Give every batch-norm layer the statistics of ``inputs`` and switch ``model`` to eval mode.
+    """Give every batch-norm layer the statistics of ``inputs`` and switch ``model`` to
+    eval mode.
 
-    The network then computes the same outputs for ``inputs`` as in training mode, but each
-    output depends on its own input alone, so the input gradient is that of the function
-    ``x -> y``, not mixed with the other inputs of the batch.
+    The network then computes the same outputs for ``inputs`` as in training mode, but
+    each output depends on its own input alone, so the input gradient is that of the
+    function ``x -> y``, not mixed with the other inputs of the batch.
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [
+        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
     momenta, counts = [m.momentum for m in norms], {}
-    hooks = [m.register_forward_pre_hook(lambda m, args: counts.update({m: args[0].numel() // args[0].shape[1]}))
-             for m in norms]
+    hooks = [
+        m.register_forward_pre_hook(
+            lambda m, args: counts.update({m: args[0].numel() // args[0].shape[1]})
+        )
+        for m in norms
+    ]
     for m in norms:
         m.momentum = 1.0
     model.train()
@@ -138,13 +168,16 @@ def freeze_batch_statistics(model: nn.Module, inputs: Tensor) -> nn.Module:
         model(inputs)
     for m, momentum, hook in zip(norms, momenta, hooks):
         m.momentum = momentum
-        m.running_var.mul_((counts[m] - 1) / counts[m])  # training mode divides by n, not n - 1
+        m.running_var.mul_(
+            (counts[m] - 1) / counts[m]
+        )  # training mode divides by n, not n - 1
         hook.remove()
     return model.eval()
 
 
 def input_gradients(model: nn.Module, inputs: Tensor) -> Tensor:
-    """``d y / d x`` of a one-input, one-output network at each of ``inputs`` (shape ``(N, 1)``)."""
+    """``d y / d x`` of a one-input, one-output network at each of ``inputs`` (shape
+    ``(N, 1)``)."""
     x = inputs.detach().clone().requires_grad_(True)
     model(x).sum().backward()
     model.zero_grad(set_to_none=True)
@@ -152,6 +185,7 @@ def input_gradients(model: nn.Module, inputs: Tensor) -> Tensor:
 
 
 def neighbour_correlation(g: Tensor) -> float:
-    """Pearson correlation between the gradients at neighbouring inputs, ``corr(g_j, g_{j+1})``."""
+    """Pearson correlation between the gradients at neighbouring inputs, ``corr(g_j,
+    g_{j+1})``."""
     a, b = g[:-1] - g[:-1].mean(), g[1:] - g[1:].mean()
     return float((a * b).sum() / (a.norm() * b.norm()))

@@ -1,4 +1,5 @@
-"""What every chapter does first: seed, pick a device, and say what produced its outputs."""
+"""What every chapter does first: seed, pick a device, and say what produced its
+outputs."""
 
 from __future__ import annotations
 

@@ -7,9 +7,10 @@ A *profile* says how big an experiment should be:
   effect it teaches.  The default when no GPU is present.
 * ``gpu``   -- the real experiment; the default when CUDA is available.
 
-The environment variable ``RESNET_COURSE_PROFILE`` overrides the default.  Chapters never
-test the profile name themselves; they call :func:`pick` with one value per profile, so the
-sizes of an experiment sit next to each other where a reader can compare them.
+The environment variable ``RESNET_COURSE_PROFILE`` overrides the default.  Chapters
+never test the profile name themselves; they call :func:`pick` with one value per
+profile, so the sizes of an experiment sit next to each other where a reader can compare
+them.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ T = TypeVar("T")
 
 
 def current_profile() -> str:
-    """The active profile: ``$RESNET_COURSE_PROFILE`` if set, else ``gpu`` or ``cpu``."""
+    """The active profile: ``$RESNET_COURSE_PROFILE`` if set, else ``gpu`` or
+    ``cpu``."""
     name = os.environ.get(PROFILE_ENV_VAR, "").strip().lower()
     if not name:
         return "gpu" if torch.cuda.is_available() else "cpu"
     if name not in PROFILES:
         raise ValueError(
-            f"{PROFILE_ENV_VAR}={name!r} is not a profile; choose one of {', '.join(PROFILES)} "
-            f"(or unset it to pick 'gpu' when CUDA is available and 'cpu' otherwise)."
+            f"{PROFILE_ENV_VAR}={name!r} is not a profile; choose one of"
+            f" {', '.join(PROFILES)} (or unset it to pick 'gpu' when CUDA is available"
+            " and 'cpu' otherwise)."
         )
     return name
 
@@ -46,14 +49,16 @@ def pick(smoke: T, cpu: T, gpu: T) -> T:
 
 
 def default_device() -> torch.device:
-    """``cuda`` when available, else ``cpu`` (the smoke profile always runs on the CPU)."""
+    """``cuda`` when available, else ``cpu`` (the smoke profile always runs on the
+    CPU)."""
     if current_profile() != "smoke" and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
 
 
 def device_name(device: torch.device | str | None = None) -> str:
-    """A human-readable name for the device: the GPU model, or the CPU and its core count."""
+    """A human-readable name for the device: the GPU model, or the CPU and its core
+    count."""
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -62,7 +67,8 @@ def device_name(device: torch.device | str | None = None) -> str:
 
 
 def describe_run() -> str:
-    """One line that tells a reader which profile, device and torch produced the outputs."""
+    """One line that tells a reader which profile, device and torch produced the
+    outputs."""
     device = default_device()
     return (
         f"profile: {current_profile()} | device: {device} = {device_name(device)} | "

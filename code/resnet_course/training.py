@@ -1,13 +1,14 @@
 """A short, readable training loop for the chapters' experiments.
 
-Data arrive as tensors already on the device (see :func:`resnet_course.data.load_fashion_mnist`),
-so one epoch is a shuffled walk over index batches -- no ``DataLoader`` workers, no per-image
-Python.  The loop logs the training loss and error every ``log_every`` steps and the test error
-at the end of every epoch, shows a tqdm progress bar, and returns everything as a
-:class:`History` that the chapters plot.
+Data arrive as tensors already on the device (see
+:func:`resnet_course.data.load_fashion_mnist`), so one epoch is a shuffled walk over
+index batches -- no ``DataLoader`` workers, no per-image Python.  The loop logs the
+training loss and error every ``log_every`` steps and the test error at the end of every
+epoch, shows a tqdm progress bar, and returns everything as a :class:`History` that the
+chapters plot.
 
-(The GPU-speed trainer with mixed precision, checkpoints and a command line is a separate
-module; this one stays short enough to read in one screen.)
+(The GPU-speed trainer with mixed precision, checkpoints and a command line is a
+separate module; this one stays short enough to read in one screen.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class History:
     step: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_err: list[float] = field(default_factory=list)
-    epoch_step: list[int] = field(default_factory=list)  # the step of each test evaluation
+    epoch_step: list[int] = field(
+        default_factory=list
+    )  # the step of each test evaluation
     test_loss: list[float] = field(default_factory=list)
     test_err: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -44,21 +47,23 @@ class History:
         return self.test_err[-1]
 
     def final_train_err(self, last: int = 5) -> float:
-        """Mean training error over the last ``last`` logged points (less noisy than one)."""
+        """Mean training error over the last ``last`` logged points (less noisy than
+        one)."""
         tail = self.train_err[-last:]
         return sum(tail) / len(tail)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-             batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+) -> tuple[float, float]:
     """``(mean cross-entropy, error rate)`` of ``model`` in eval mode."""
     was_training = model.training
     model.eval()
     loss_sum, wrong = 0.0, 0
     for i in range(0, len(labels), batch_size):
-        logits = model(images[i:i + batch_size])
-        y = labels[i:i + batch_size]
+        logits = model(images[i : i + batch_size])
+        y = labels[i : i + batch_size]
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         wrong += (logits.argmax(1) != y).sum().item()
     model.train(was_training)
@@ -66,27 +71,42 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 def random_crop_flip(x: torch.Tensor, pad: int = 2) -> torch.Tensor:
-    """Batched augmentation: a random crop after zero-padding by ``pad``, and a random flip."""
+    """Batched augmentation: a random crop after zero-padding by ``pad``, and a random
+    flip."""
     n, _, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, :]
-    out = padded[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]  # n,h,w,c
+    out = padded[
+        torch.arange(n, device=x.device)[:, None, None], :, rows, cols
+    ]  # n,h,w,c
     out = out.permute(0, 3, 1, 2)
     flip = torch.rand(n, device=x.device) < 0.5
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
-def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
-                     test_images: torch.Tensor, test_labels: torch.Tensor, *,
-                     epochs: int, batch_size: int = 128, lr: float = 0.1,
-                     momentum: float = 0.9, weight_decay: float = 1e-4,
-                     schedule: str = "cosine", augment: bool = False,
-                     log_every: int = 10, seed: int | None = 0,
-                     desc: str = "training", progress: bool = True,
-                     eval_every: int = 0) -> History:
+def train_classifier(
+    model: nn.Module,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 1e-4,
+    schedule: str = "cosine",
+    augment: bool = False,
+    log_every: int = 10,
+    seed: int | None = 0,
+    desc: str = "training",
+    progress: bool = True,
+    eval_every: int = 0,
+) -> History:
     """Train ``model`` with SGD on tensors that already live on the model's device.
 
     ``schedule`` is ``"cosine"`` (decay to zero over the run) or ``"constant"``.
@@ -95,10 +115,14 @@ def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels:
     A non-finite loss stops the run with a message that names the step.
     """
     if epochs <= 0 or batch_size <= 0:
-        raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+        raise ValueError(
+            f"epochs and batch_size must be positive, got {epochs} and {batch_size}"
+        )
     if batch_size > len(train_labels):
-        raise ValueError(f"batch_size {batch_size} is larger than the training set "
-                         f"({len(train_labels)} images)")
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the training set "
+            f"({len(train_labels)} images)"
+        )
     if schedule not in {"cosine", "constant"}:
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     generator = torch.Generator(device="cpu")
@@ -106,24 +130,34 @@ def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels:
         generator.manual_seed(seed)
     steps_per_epoch = len(train_labels) // batch_size  # drop the ragged last batch
     total = epochs * steps_per_epoch
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                          weight_decay=weight_decay, nesterov=momentum > 0)
-    lr_at = (lambda s: 0.5 * (1 + math.cos(math.pi * s / total))) if schedule == "cosine" \
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        nesterov=momentum > 0,
+    )
+    lr_at = (
+        (lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+        if schedule == "cosine"
         else (lambda s: 1.0)
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     hist = History()
     model.train()
     start, step = time.perf_counter(), 0
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
-    # Running sums stay on the device; reading them (.item()) only at log points avoids a
-    # GPU synchronisation every step.
+    # Running sums stay on the device; reading them (.item()) only at log points avoids
+    # a GPU synchronisation every step.
     run_loss = torch.zeros((), device=train_labels.device)
     run_wrong = torch.zeros((), device=train_labels.device)
     run_n = 0
     for _ in range(epochs):
-        order = torch.randperm(len(train_labels), generator=generator).to(train_labels.device)
+        order = torch.randperm(len(train_labels), generator=generator).to(
+            train_labels.device
+        )
         for b in range(steps_per_epoch):
-            idx = order[b * batch_size:(b + 1) * batch_size]
+            idx = order[b * batch_size : (b + 1) * batch_size]
             x, y = train_images[idx], train_labels[idx]
             if augment:
                 x = random_crop_flip(x)
@@ -142,8 +176,9 @@ def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels:
                 if not math.isfinite(mean_loss):
                     bar.close()
                     raise NonFiniteLossError(
-                        f"the loss became {mean_loss} by step {step} of {total} ({desc}); "
-                        f"try a lower learning rate than lr={lr}")
+                        f"the loss became {mean_loss} by step {step} of {total}"
+                        f" ({desc}); try a lower learning rate than lr={lr}"
+                    )
                 hist.step.append(step)
                 hist.train_loss.append(mean_loss)
                 hist.train_err.append(run_wrong.item() / run_n)
@@ -160,7 +195,9 @@ def train_classifier(model: nn.Module, train_images: torch.Tensor, train_labels:
         hist.epoch_step.append(step)
         hist.test_loss.append(test_loss)
         hist.test_err.append(test_err)
-        bar.set_postfix(train_loss=f"{hist.train_loss[-1]:.3f}", test_err=f"{test_err:.3f}")
+        bar.set_postfix(
+            train_loss=f"{hist.train_loss[-1]:.3f}", test_err=f"{test_err:.3f}"
+        )
     bar.close()
     hist.seconds = time.perf_counter() - start
     hist.images_per_second = total * batch_size / hist.seconds
