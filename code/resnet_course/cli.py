@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_bench)
+    from .reproduce import add_parser as add_reproduce_parser  # owned by reproduce.py
+
+    add_reproduce_parser(sub)
     return parser
 
 
