@@ -8,7 +8,6 @@ from torch import nn
 from resnet_course.block_variants import (
     Bottleneck,
     PreActBlock,
-    TwoConvBlock,
     bottleneck_macs,
     bottleneck_params,
     conv_macs,
@@ -33,7 +32,7 @@ def test_bottleneck_parameters_match_the_closed_form(c, d):
 
 @pytest.mark.parametrize("c", [16, 64, 256])
 def test_two_conv_block_parameters_match_the_closed_form(c):
-    assert count_parameters(TwoConvBlock(c)) == two_conv_params(c)
+    assert count_parameters(BasicBlock(c, c)) == two_conv_params(c)
 
 
 def test_closed_forms_at_256_channels_have_the_textbook_values():
@@ -45,7 +44,7 @@ def test_closed_forms_at_256_channels_have_the_textbook_values():
 @pytest.mark.parametrize("h,w", [(56, 56), (7, 9)])
 def test_measured_multiply_adds_match_the_closed_form(h, w):
     assert conv_macs(
-        TwoConvBlock(256).eval(), torch.randn(1, 256, h, w)
+        BasicBlock(256, 256).eval(), torch.randn(1, 256, h, w)
     ) == two_conv_macs(256, h, w)
     assert conv_macs(
         Bottleneck(256, 64).eval(), torch.randn(1, 256, h, w)

@@ -24,13 +24,27 @@ def model_and_data(residual=True):
     )
 
 
-def test_downsampling_blocks_are_not_deletable():
-    model, _, _ = model_and_data()
+def test_downsampling_blocks_of_a_plain_network_are_not_deletable():
+    model, _, _ = model_and_data(residual=False)
     assert deletable_blocks(model) == [0, 1, 3, 5]  # blocks 2 and 4 open stages 2 and 3
     with pytest.raises(ValueError, match="downsampling"):
         delete_blocks(model, [2])
     with pytest.raises(IndexError):
         delete_blocks(model, [6])
+
+
+def test_deleting_a_downsampling_block_of_a_resnet_keeps_its_shortcut_only():
+    # Veit et al. deleted the residual branch of downsampling blocks too.
+    model, x, _ = model_and_data()
+    assert deletable_blocks(model) == list(range(6))
+    lesioned = delete_blocks(model, [2])
+    block = model.blocks()[2]
+    with torch.no_grad():
+        h = model.layer1(model.stem(x))
+        torch.testing.assert_close(
+            lesioned.blocks()[2](h), torch.relu(block.shortcut(h)), rtol=0, atol=0
+        )
+        assert not torch.allclose(lesioned.blocks()[2](h), block(h))
 
 
 @pytest.mark.parametrize("residual", [True, False])

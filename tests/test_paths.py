@@ -11,13 +11,11 @@ from resnet_course.paths import (
     all_paths,
     binomial_summary,
     gated_copy,
-    head,
     linear_units_output,
     path_contribution,
     path_gradient_norms,
     path_length_counts,
     path_sum,
-    stem,
 )
 
 
@@ -106,7 +104,7 @@ def test_gradients_of_all_paths_add_up_to_the_full_gradient():
     model = small_resnet(depth=8)  # 3 blocks, 8 paths
     gated, gates = gated_copy(model)
     images, labels = torch.rand(2, 1, 12, 12), torch.tensor([1, 7])
-    x0 = stem(gated, images).detach()
+    x0 = gated.stem(images).detach()
 
     def grad_at_x0(path):
         for g, through in zip(gates, path):
@@ -116,7 +114,7 @@ def test_gradients_of_all_paths_add_up_to_the_full_gradient():
         for g in gates:
             h = g(h)
         torch.nn.functional.cross_entropy(
-            head(gated, h), labels, reduction="sum"
+            gated.head(h), labels, reduction="sum"
         ).backward()
         return x.grad
 

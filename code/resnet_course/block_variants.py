@@ -56,22 +56,6 @@ class Bottleneck(nn.Module):
         return F.relu(out)
 
 
-class TwoConvBlock(nn.Module):
-    """Two 3x3 convolutions at ``planes`` channels (BasicBlock's F, identity
-    shortcut)."""
-
-    def __init__(self, planes: int):
-        super().__init__()
-        self.conv1 = conv3x3(planes, planes)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + x)
-
-
 class PreActBlock(nn.Module):
     """Pre-activation block (He et al. 2016): x + conv(ReLU(BN(conv(ReLU(BN(x)))))), no
     final ReLU."""
@@ -94,6 +78,45 @@ class PreActBlock(nn.Module):
         out = self.conv1(out)
         out = self.conv2(F.relu(self.bn2(out)))
         return out + shortcut
+
+
+class PreActCifarResNet(nn.Module):
+    """The 6n+2 family with pre-activation blocks (He et al. 2016, Sec. 4.1).
+
+    A 3x3 stem convolution (its BN and ReLU are the first block's), 3n
+    :class:`PreActBlock`s with 1x1 projections where the shape changes, then the BN and
+    ReLU that no block applies after its addition, pooling and a linear classifier.
+    Compare with ``cifar_resnet(depth, shortcut="B")``, the original (post-activation)
+    network with projections at the same places.
+    """
+
+    def __init__(
+        self,
+        depth: int = 20,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        widths: tuple[int, int, int] = (16, 32, 64),
+    ):
+        super().__init__()
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n+2 with n >= 1, got {depth}")
+        n = (depth - 2) // 6
+        self.conv1 = conv3x3(in_channels, widths[0])
+        layers, in_planes = [], widths[0]
+        for i, planes in enumerate(widths):
+            for j in range(n):
+                layers.append(PreActBlock(in_planes, planes, 2 if i and not j else 1))
+                in_planes = planes
+        self.layers = nn.Sequential(*layers)
+        self.bn = nn.BatchNorm2d(in_planes)
+        self.fc = nn.Linear(in_planes, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.bn(self.layers(self.conv1(x))))
+        return self.fc(x.mean((2, 3)))
 
 
 def two_conv_params(c: int) -> int:

@@ -92,11 +92,18 @@ class BasicBlock(nn.Module):
             or self.conv1.in_channels != self.conv2.out_channels
         )
 
+    def branch(self, x: Tensor) -> Tensor:
+        """The residual branch F(x): conv3x3-BN-ReLU-conv3x3-BN."""
+        return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+
+    def shortcut(self, x: Tensor) -> Tensor:
+        """The identity, or option A/B where the shape changes."""
+        return x if self.downsample is None else self.downsample(x)
+
     def forward(self, x: Tensor) -> Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.branch(x)
         if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
+            out = out + self.shortcut(x)
         return F.relu(out)
 
 
@@ -156,14 +163,39 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(widths[-1], num_classes)
         init_weights(self, zero_init_residual)
 
-    def blocks(self) -> list[BasicBlock]:
+    # The hooks below are the network's anatomy, x -> stem -> blocks -> head, so that
+    # lesion studies and path measurements never re-walk the layers themselves.
+
+    def stages(self) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential]:
+        return self.layer1, self.layer2, self.layer3
+
+    def blocks(self) -> list[nn.Module]:
         """All 3n blocks in order (for lesion studies and per-block measurements)."""
-        return [b for stage in (self.layer1, self.layer2, self.layer3) for b in stage]
+        return [b for stage in self.stages() for b in stage]
+
+    def replace_block(self, i: int, module: nn.Module) -> None:
+        """Put ``module`` in place of block ``i`` (in this model: copy it first)."""
+        slots = [(stage, j) for stage in self.stages() for j in range(len(stage))]
+        if not 0 <= i < len(slots):
+            raise IndexError(
+                f"block {i} does not exist: the model has blocks 0..{len(slots) - 1}"
+            )
+        stage, j = slots[i]
+        stage[j] = module
+
+    def stem(self, x: Tensor) -> Tensor:
+        """The input x_0 of the first block."""
+        return F.relu(self.bn1(self.conv1(x)))
+
+    def head(self, x: Tensor) -> Tensor:
+        """Logits from the last block's output: global average pooling, then linear."""
+        return self.fc(self.avgpool(x).flatten(1))
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(self.avgpool(x).flatten(1))
+        x = self.stem(x)
+        for stage in self.stages():
+            x = stage(x)
+        return self.head(x)
 
 
 def cifar_resnet(depth: int, residual: bool = True, **kwargs) -> CifarResNet:

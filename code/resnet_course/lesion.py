@@ -1,11 +1,14 @@
 """Lesion studies (Veit et al. 2016): delete blocks of a trained network at test time.
 
-Deleting a block replaces it by the identity in a *copy* of the model; the model passed
-in is never changed.  In a residual network this removes the block's residual branch and
-keeps its shortcut (the block's input is already the output of a ReLU, so ``ReLU(x) =
-x``); in a plain network it removes the block's two layers altogether.  Blocks that
-change the shape of their input (the first block of stages 2 and 3) cannot be deleted:
-nothing of the right shape would reach the next block.
+Deleting a block works on a *copy* of the model; the model passed in is never changed.
+
+* In a residual network, deleting block ``i`` removes its residual branch and keeps its
+  shortcut: the block then computes ``ReLU(shortcut(x))``.  For an ordinary block that
+  is ``ReLU(x) = x`` (its input is the output of a ReLU), so the block becomes the
+  identity; for a downsampling block (the first of stages 2 and 3) it is the option-A
+  shortcut, subsampling and zero-padding, as Veit et al. deleted them.
+* In a plain network deleting a block removes its two layers.  A downsampling block has
+  no shortcut to fall back on, so it cannot be deleted.
 """
 
 from __future__ import annotations
@@ -14,46 +17,61 @@ import copy
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .training import evaluate
 
 
-def deletable_blocks(model: nn.Module) -> list[int]:
+class ShortcutOnly(nn.Module):
+    """A residual block whose residual branch was deleted: ``ReLU(shortcut(x))``."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.downsample = block.downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x if self.downsample is None else self.downsample(x))
+
+
+def ordinary_blocks(model: nn.Module) -> list[int]:
     """Indices (into ``model.blocks()``) of the blocks that keep their input's shape."""
     return [i for i, b in enumerate(model.blocks()) if not b.changes_shape]
 
 
+def deletable_blocks(model: nn.Module) -> list[int]:
+    """Every block of a residual network; the ordinary blocks of a plain one."""
+    if model.residual:
+        return list(range(len(model.blocks())))
+    return ordinary_blocks(model)
+
+
 def delete_blocks(model: nn.Module, indices: list[int]) -> nn.Module:
-    """A deep copy of a CifarResNet with the blocks ``indices`` replaced by
-    ``nn.Identity``."""
-    n = len(model.blocks())
+    """A deep copy of a CifarResNet with the blocks ``indices`` deleted (see above)."""
+    blocks = model.blocks()
     for i in indices:
-        if not 0 <= i < n:
+        if not 0 <= i < len(blocks):
             raise IndexError(
-                f"block {i} does not exist: the model has blocks 0..{n - 1}"
+                f"block {i} does not exist: the model has blocks 0..{len(blocks) - 1}"
             )
-        if model.blocks()[i].changes_shape:
+        if not model.residual and blocks[i].changes_shape:
             raise ValueError(
-                f"block {i} changes the shape of its input (a downsampling block) and "
-                f"cannot be deleted; deletable blocks: {deletable_blocks(model)}"
+                f"block {i} of a plain network changes the shape of its input (a"
+                " downsampling block) and has no shortcut, so it cannot be deleted;"
+                f" deletable blocks: {deletable_blocks(model)}"
             )
     lesioned = copy.deepcopy(model)
-    slots = [
-        (stage, j)
-        for stage in (lesioned.layer1, lesioned.layer2, lesioned.layer3)
-        for j in range(len(stage))
-    ]
     for i in indices:
-        stage, j = slots[i]
-        stage[j] = nn.Identity()
+        shape_kept = not blocks[i].changes_shape
+        lesioned.replace_block(
+            i, nn.Identity() if shape_kept else ShortcutOnly(lesioned.blocks()[i])
+        )
     return lesioned
 
 
 def single_lesion_errors(
     model: nn.Module, images: Tensor, labels: Tensor
 ) -> dict[int, float]:
-    """Test error after deleting each deletable block on its own: ``{block index:
-    error}``."""
+    """Test error after deleting each deletable block on its own: ``{block: error}``."""
     return {
         i: evaluate(delete_blocks(model, [i]), images, labels)[1]
         for i in deletable_blocks(model)
@@ -68,10 +86,10 @@ def random_lesion_errors(
     trials: int,
     seed: int = 0,
 ) -> dict[int, list[float]]:
-    """Test errors after deleting ``k`` random deletable blocks, ``trials`` times for
-    each ``k``."""
+    """Test errors after deleting ``k`` distinct random ordinary blocks, ``trials``
+    times for each ``k`` (once for ``k = 0`` and for all of them)."""
     generator = torch.Generator().manual_seed(seed)
-    candidates = deletable_blocks(model)
+    candidates = ordinary_blocks(model)
     errors: dict[int, list[float]] = {}
     for k in ks:
         errors[k] = []

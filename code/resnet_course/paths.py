@@ -133,9 +133,7 @@ class PathGate(nn.Module):
         self.block, self.through = block, "both"
 
     def forward(self, x: Tensor) -> Tensor:
-        b = self.block
-        out = b.bn2(b.conv2(F.relu(b.bn1(b.conv1(x)))))
-        short = x if b.downsample is None else b.downsample(x)
+        out, short = self.block.branch(x), self.block.shortcut(x)
         if self.through == "residual":
             short = short.detach()
         elif self.through == "shortcut":
@@ -147,22 +145,10 @@ def gated_copy(model: nn.Module) -> tuple[nn.Module, list[PathGate]]:
     """A deep copy of a CifarResNet in eval mode with every block wrapped in a
     :class:`PathGate`."""
     model = copy.deepcopy(model).eval()
-    gates = []
-    for stage in (model.layer1, model.layer2, model.layer3):
-        for j, block in enumerate(stage):
-            stage[j] = PathGate(block)
-            gates.append(stage[j])
+    gates = [PathGate(block) for block in model.blocks()]
+    for i, gate in enumerate(gates):
+        model.replace_block(i, gate)
     return model, gates
-
-
-def stem(model: nn.Module, images: Tensor) -> Tensor:
-    """The input ``x_0`` of the first block: the stem's output."""
-    return F.relu(model.bn1(model.conv1(images)))
-
-
-def head(model: nn.Module, x: Tensor) -> Tensor:
-    """Logits from the last block's output: pooling and the linear classifier."""
-    return model.fc(model.avgpool(x).flatten(1))
 
 
 def path_gradient_norms(
@@ -182,7 +168,7 @@ def path_gradient_norms(
     image's loss). Returns a tensor of shape ``(samples, len(images))``.
     """
     n = len(gates)
-    x0 = stem(gated, images).detach()
+    x0 = gated.stem(images).detach()
     norms = []
     for _ in range(samples):
         keep = set(torch.randperm(n, generator=generator)[:length].tolist())
@@ -192,7 +178,7 @@ def path_gradient_norms(
         h = x
         for g in gates:
             h = g(h)
-        F.cross_entropy(head(gated, h), labels, reduction="sum").backward()
+        F.cross_entropy(gated.head(h), labels, reduction="sum").backward()
         norms.append(x.grad.flatten(1).norm(dim=1))
     for g in gates:
         g.through = "both"

@@ -1,0 +1,130 @@
+"""What every experiment shares: its data, its seeds, and turning runs into numbers.
+
+Experiments return plain data (numbers, lists, dicts of them) so that a run can be
+stored as JSON under ``results/`` and plotted later without re-running anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch.nn import functional as F
+
+from ..data import load_fashion_mnist
+from ..notebook import seed_everything
+
+#: The validation images are the *last* ones of the 60,000 training images; training
+#: subsets are taken from the front, so the two never overlap.
+N_TRAIN_IMAGES = 60_000
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Training, validation and test images ``(N, 1, P, P)`` in [0, 1], with labels."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def downsample(images: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Area-average 28-pixel images to ``pixels`` (28 keeps them as they are)."""
+    if pixels == images.shape[-1]:
+        return images
+    return F.adaptive_avg_pool2d(images, pixels)
+
+
+@lru_cache(maxsize=4)
+def splits(
+    n_train: int, n_val: int, n_test: int, pixels: int = 28, device: str = "cpu"
+) -> Splits:
+    """The first ``n_train`` training images, the last ``n_val`` of them for validation,
+    and the first ``n_test`` test images, at ``pixels`` x ``pixels`` (cached)."""
+    if n_train + n_val > N_TRAIN_IMAGES:
+        raise ValueError(
+            f"n_train + n_val = {n_train + n_val} exceeds the {N_TRAIN_IMAGES:,} "
+            "training images"
+        )
+    data = load_fashion_mnist("cpu")
+    train_x, train_y = data.train_images, data.train_labels
+    parts = (
+        (train_x[:n_train], train_y[:n_train]),
+        (train_x[N_TRAIN_IMAGES - n_val :], train_y[N_TRAIN_IMAGES - n_val :]),
+        (data.test_images[:n_test], data.test_labels[:n_test]),
+    )
+    tensors = []
+    for x, y in parts:
+        tensors += [downsample(x, pixels).to(device), y.to(device)]
+    return Splits(*tensors)
+
+
+def seeded(seed: int) -> None:
+    """Seed Python, NumPy and torch before building a network."""
+    seed_everything(seed)
+
+
+def subsample(values: Sequence[float], points: int = 200) -> list[float]:
+    """At most ``points`` evenly spaced values (first and last included), as floats."""
+    values = [float(v) for v in values]
+    if len(values) <= points:
+        return values
+    step = (len(values) - 1) / (points - 1)
+    return [values[round(i * step)] for i in range(points)]
+
+
+def subsample_xy(
+    xs: Sequence[float], ys: Sequence[float], points: int = 200
+) -> dict[str, list[float]]:
+    """A curve ``{"x": [...], "y": [...]}`` with at most ``points`` points."""
+    return {"x": subsample(xs, points), "y": subsample(ys, points)}
+
+
+def binned_xy(
+    xs: Sequence[float], ys: Sequence[float], points: int = 100
+) -> dict[str, list[float]]:
+    """A noisy curve averaged in ``points`` consecutive bins (x: each bin's last x)."""
+    n = len(ys)
+    if n <= points:
+        return {"x": [float(x) for x in xs], "y": [float(y) for y in ys]}
+    edges = [round(i * n / points) for i in range(points + 1)]
+    return {
+        "x": [float(xs[edges[i + 1] - 1]) for i in range(points)],
+        "y": [
+            sum(float(y) for y in ys[edges[i] : edges[i + 1]])
+            / (edges[i + 1] - edges[i])
+            for i in range(points)
+        ],
+    }
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value); NaNs are skipped."""
+    v = [float(x) for x in values if x is not None and not math.isnan(float(x))]
+    if not v:
+        return math.nan, math.nan
+    m = sum(v) / len(v)
+    if len(v) == 1:
+        return m, 0.0
+    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+
+
+def runs_where(result: dict, **settings) -> list[dict]:
+    """The runs of a stored result whose settings match every keyword given."""
+    return [
+        r
+        for r in result["runs"]
+        if all(r["settings"].get(k) == v for k, v in settings.items())
+    ]
+
+
+def metric(result: dict, name: str, **settings) -> list[float]:
+    """One metric of every run that matches ``settings``, in seed order."""
+    runs = sorted(runs_where(result, **settings), key=lambda r: r["seed"])
+    return [r["metrics"][name] for r in runs]

@@ -1,0 +1,122 @@
+"""Chapter 2: the original (post-activation) block against the pre-activation block of
+He et al. (2016), trained side by side on the same data from the same seeds.
+
+Both networks are the 6n+2 family with 1x1 projections where the shape changes
+(``cifar_resnet(depth, shortcut="B")`` and ``PreActCifarResNet(depth)``), trained as in
+the chapter 1 experiment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..block_variants import PreActCifarResNet
+from ..cifar_resnet import cifar_resnet
+from ..models import count_parameters
+from ..training import evaluate, train_classifier
+from . import Experiment, RunSpec
+from .common import binned_xy, seeded, splits, subsample_xy
+
+KINDS = ("post-activation", "pre-activation")
+
+
+def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+    return [
+        {
+            "key": f"{kind}-{depth}/seed {seed}",
+            "seed": seed,
+            "settings": {**settings, "depth": depth, "kind": kind},
+            "cost": depth,
+        }
+        for seed in range(seeds)
+        for depth in settings["depths"]
+        for kind in KINDS
+    ]
+
+
+def build(kind: str, depth: int, widths: tuple[int, int, int]):
+    if kind == "pre-activation":
+        return PreActCifarResNet(depth, widths=widths)
+    return cifar_resnet(depth, shortcut="B", widths=widths)
+
+
+def run(spec: RunSpec, device: str) -> dict[str, Any]:
+    s = spec["settings"]
+    data = splits(s["n_train"], 0, s["n_test"], s["pixels"], device)
+    seeded(spec["seed"])
+    model = build(s["kind"], s["depth"], tuple(s["widths"])).to(device)
+    hist = train_classifier(
+        model,
+        data.train_x,
+        data.train_y,
+        data.test_x,
+        data.test_y,
+        epochs=s["epochs"],
+        batch_size=s["batch_size"],
+        lr=s["lr"],
+        weight_decay=s["weight_decay"],
+        seed=spec["seed"],
+        desc=spec["key"],
+    )
+    n_eval = s["n_train_eval"]
+    _, train_err = evaluate(model, data.train_x[:n_eval], data.train_y[:n_eval])
+    return {
+        "metrics": {
+            "train_err": train_err,
+            "test_err": hist.final_test_err,
+            "parameters": count_parameters(model),
+            "train_seconds": hist.seconds,
+        },
+        "curves": {
+            "train_err": binned_xy(hist.step, hist.train_err),
+            "test_err": subsample_xy(hist.epoch_step, hist.test_err),
+        },
+    }
+
+
+_COMMON = dict(widths=(4, 8, 16), pixels=14, lr=0.1, weight_decay=1e-4, batch_size=128)
+PREACT = Experiment(
+    name="preact",
+    chapter="02_residual_learning",
+    summary="post- vs pre-activation residual networks, same data and seeds",
+    sizes={
+        "smoke": dict(
+            _COMMON,
+            depths=(8,),
+            n_train=256,
+            n_test=128,
+            n_train_eval=256,
+            epochs=1,
+            batch_size=64,
+        ),
+        "cpu": dict(
+            _COMMON,
+            depths=(20,),
+            n_train=10_000,
+            n_test=2_000,
+            n_train_eval=5_000,
+            epochs=3,
+        ),
+        "long": dict(
+            _COMMON,
+            depths=(56,),
+            n_train=30_000,
+            n_test=10_000,
+            n_train_eval=5_000,
+            epochs=8,
+        ),
+        "gpu": dict(
+            _COMMON,
+            depths=(56, 110),
+            widths=(16, 32, 64),
+            pixels=28,
+            n_train=60_000,
+            n_test=10_000,
+            n_train_eval=10_000,
+            epochs=20,
+        ),
+    },
+    plan=plan,
+    run=run,
+    minutes={"smoke": 0.05, "cpu": 2, "long": 25, "gpu": 15},
+)
