@@ -1,0 +1,68 @@
+"""The chapters' code fits the site's code column and shows no test markers.
+
+The site fits 88 characters of code per line at a 1280 px window (see
+_static/custom.css); longer lines scroll.  ``tools/format_notebooks.py`` formats the chapters at 88 columns and
+turns ``# NBVAL_...`` comments into nbval cell tags; a line it cannot shorten (a long
+string, a comment) has to be rewritten by hand.  Cells tagged ``remove-cell`` never
+appear on the site, so their lines may be longer.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from book_files import ROOT, book_notebooks
+
+MAX_LINE = 88  # [tool.black] line-length in pyproject.toml
+
+
+def code_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            yield index, cell
+
+
+def describe(index: int, cell) -> str:
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {index} ({first[:40]!r})"
+
+
+def test_there_are_chapters_to_check():
+    assert book_notebooks(), "no notebook under book/"
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_code_lines_fit_the_site_code_column(path):
+    too_long = [
+        f"{describe(index, cell)}, line {number}: {len(line)} characters: {line!r}"
+        for index, cell in code_cells(path)
+        if "remove-cell" not in cell.metadata.get("tags", [])
+        for number, line in enumerate(cell.source.splitlines(), start=1)
+        if len(line) > MAX_LINE
+    ]
+    if too_long:
+        pytest.fail(
+            f"{path.relative_to(ROOT)}: {len(too_long)} code line(s) longer than"
+            f" {MAX_LINE} characters scroll sideways on the site; run"
+            " tools/format_notebooks.py or rewrite them:\n  " + "\n  ".join(too_long),
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_no_code_cell_shows_an_nbval_marker(path):
+    marked = [
+        f"{describe(index, cell)}, line {number}: {line.strip()!r}"
+        for index, cell in code_cells(path)
+        for number, line in enumerate(cell.source.splitlines(), start=1)
+        if "NBVAL" in line
+    ]
+    if marked:
+        pytest.fail(
+            f"{path.relative_to(ROOT)}: readers would see nbval markers; use the cell"
+            " tags nbval-ignore-output / nbval-skip instead (tools/format_notebooks.py"
+            " converts them):\n  " + "\n  ".join(marked),
+            pytrace=False,
+        )
