@@ -1,10 +1,10 @@
 """The chapters' code fits the site's code column and shows no test markers.
 
 The site fits 88 characters of code per line at a 1280 px window (see
-_static/custom.css); longer lines scroll.  ``tools/format_notebooks.py`` formats the chapters at 88 columns and
-turns ``# NBVAL_...`` comments into nbval cell tags; a line it cannot shorten (a long
-string, a comment) has to be rewritten by hand.  Cells tagged ``remove-cell`` never
-appear on the site, so their lines may be longer.
+_static/custom.css); longer lines scroll.  ``tools/format_notebooks.py`` formats the
+chapters at 88 columns and turns ``# NBVAL_...`` comments into nbval cell tags; a line
+it cannot shorten (a long string, a comment) has to be rewritten by hand.  Cells tagged
+``remove-cell`` never appear on the site, so their lines may be longer.
 """
 
 from __future__ import annotations
