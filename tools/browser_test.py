@@ -150,7 +150,8 @@ def pages_of(site: Path) -> list[Path]:
     )
 
 
-def find_chromium() -> str:
+def chromium_path() -> str | None:
+    """$CHROMIUM, or Debian's chromium (or another Chromium/Chrome) on the PATH."""
     for candidate in (
         os.environ.get("CHROMIUM"),
         shutil.which("chromium"),
@@ -159,10 +160,17 @@ def find_chromium() -> str:
     ):
         if candidate and Path(candidate).exists():
             return candidate
-    sys.exit(
-        "browser test: no Chromium found. Install Debian's package (apt-get install chromium) "
-        "or point $CHROMIUM at a Chromium/Chrome binary."
-    )
+    return None
+
+
+def find_chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        sys.exit(
+            "browser test: no Chromium found. Install Debian's package (sudo apt-get"
+            " install chromium) or point $CHROMIUM at a Chromium/Chrome binary."
+        )
+    return path
 
 
 def check_link(href: str, base: str, site: Path, page: Path) -> str | None:
