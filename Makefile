@@ -15,7 +15,7 @@ TEST_ENV := RESNET_COURSE_PROFILE=smoke RESNET_COURSE_NO_DOWNLOAD=1 \
 JB_STRICT := -W -n --keep-going
 PYTEST_WORKERS ?= 2
 
-.PHONY: book test venv data unit nbval build-strict browser-test execute gpu-carry clean
+.PHONY: book test venv data chromium unit nbval build-strict browser-test execute gpu-carry clean
 
 book: venv data
 	$(VENV)/bin/jupyter-book build . --quiet
@@ -23,7 +23,8 @@ book: venv data
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html in a browser"
 	@echo "or serve it:  $(PY) -m http.server -d _build/html 8000  ->  http://localhost:8000"
 
-test: venv data
+# chromium first: a machine without it stops at once, not after the long test run.
+test: chromium venv data
 	$(TEST_ENV) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout 300 tests book
@@ -34,12 +35,31 @@ build-strict: venv
 	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . $(JB_STRICT)
 
-# Open every page of the built site in headless Chromium (Debian's chromium): console errors,
-# requests, math, images, widgets, links, search; screenshots in _build/screenshots.  Also
-# checks each chapter's Colab button in the built pages.
-browser-test: venv
+# Open every page of the built site in headless Chromium (Debian's chromium), at 1280x900
+# and as a 390x844 phone: console errors, requests, math, images, widgets, links, phone
+# navigation, sliders, code and equations that fit, tables, figures, search snippets
+# (tools/browser_test.py lists them); screenshots in _build/screenshots.  Also checks each
+# chapter's Colab button in the built pages.
+browser-test: chromium venv
 	BOOK_SITE_BUILT=1 $(VENV)/bin/pytest -q tests/test_colab.py
 	$(PY) tools/browser_test.py _build/html --screenshots _build/screenshots
+
+# The browser test drives a system Chromium (playwright cannot download browsers here):
+# $$CHROMIUM, or chromium / chromium-browser / google-chrome on the PATH.  As root on
+# Debian, install Debian's package when none is found; otherwise stop with the command.
+chromium:
+	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null \
+		&& ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			echo "make: installing Debian's chromium for the browser test"; \
+			(apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null; \
+		else \
+			echo "make: the browser test needs Chromium, and none is installed. Install it first:"; \
+			echo "    sudo apt-get install chromium"; \
+			echo "(or set CHROMIUM=/path/to/chromium-or-chrome), then run make test again."; \
+			exit 1; \
+		fi; \
+	fi
 
 venv: $(STAMP)
 
