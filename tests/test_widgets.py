@@ -154,4 +154,24 @@ def test_moving_the_slider_shows_the_figure_of_its_value(tmp_path):
         first = page.locator("#first .frame-slider")
         assert first.locator("output").inner_text() == "1.0", "the other copy moved"
         assert first.locator("img:not([hidden])").count() == 1
+        # The classic Notebook (jQuery) inserts the HTML, then runs its scripts in head.
+        page.evaluate(CLASSIC_NOTEBOOK, slider)
+        third = page.locator("#third .frame-slider")
+        third.locator("input").focus()
+        page.keyboard.press("Home")
+        assert third.locator("output").inner_text() == "0.0"
+        assert second.locator("output").inner_text() == "2.0"
     assert not errors, errors
+
+
+CLASSIC_NOTEBOOK = """(html) => {
+  const area = document.createElement("div");
+  area.id = "third";
+  area.innerHTML = html;  // scripts inserted this way do not run
+  document.body.append(area);
+  for (const old of area.querySelectorAll("script")) {
+    const script = document.createElement("script");
+    script.text = old.text;
+    document.head.appendChild(script).remove();
+  }
+}"""

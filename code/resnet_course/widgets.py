@@ -37,8 +37,13 @@ from matplotlib.figure import Figure
 
 # Runs where the output is shown.  It finds its slider as its own parent element, not by
 # an id: a front end may show one output twice (JupyterLab's "new view for output").
+# Where a front end runs output scripts elsewhere (jQuery, in the classic Notebook), the
+# slider is the newest one not yet wired.
 _SCRIPT = """(() => {
-  const root = document.currentScript.parentElement;
+  const me = document.currentScript;
+  const root = (me && me.closest(".frame-slider")) || Array.from(
+    document.querySelectorAll(".frame-slider:not([data-wired])")).pop();
+  root.dataset.wired = "true";
   const input = root.querySelector("input");
   const shown = root.querySelector("output");
   const frames = root.querySelectorAll("img");
@@ -117,7 +122,7 @@ def frame_slider(
     return HTML(
         '<div class="frame-slider">\n'
         f'<label style="display: flex; gap: 0.75em; align-items: center">'
-        f"<span>{html.escape(label)}</span>"
+        f'<span style="white-space: nowrap">{html.escape(label)}</span>'
         f'<input type="range" min="0" max="{len(values) - 1}" step="1"'
         f' value="{start}" aria-valuetext="{html.escape(labels[start])}"'
         f' style="flex: 0 1 16em">'
