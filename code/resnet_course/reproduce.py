@@ -102,6 +102,8 @@ def run_all(
     from tqdm.auto import tqdm
 
     todo = [s for s in specs if s["key"] not in done]
+    if progress or save is not None:
+        print(f"{exp.name}: {len(todo)} of {len(specs)} runs to do", flush=True)
     bar = tqdm(
         total=sum(s["cost"] for s in todo),
         desc=exp.name,
