@@ -18,6 +18,8 @@ document.addEventListener("click", (event) => {
   }
   dialog.append(large);
   dialog.addEventListener("click", () => dialog.close());
+  // Sphinx's sphinx_highlight.js cancels Escape's default, which would close the dialog.
+  dialog.addEventListener("keydown", (e) => { if (e.key === "Escape") dialog.close(); });
   dialog.addEventListener("close", () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();

@@ -304,6 +304,19 @@ DEFECTS = {
         page("Figure", cell(output=FIGURE), ("figure-zoom.js",)),
         ["phone: tapping a figure does not open it larger"],
     ),
+    "escape.html": (
+        page(
+            "Escape swallowed",
+            "<script>window.addEventListener('keydown', (e) => {"
+            " if (e.key === 'Escape') e.stopImmediatePropagation(), e.preventDefault();"
+            " }, true);</script>" + cell(output=FIGURE),
+        ),
+        [
+            "phone: Escape does not close the enlarged figure",
+            "phone: Escape does not close the chapter list",
+            "phone: Escape does not close the page contents",
+        ],
+    ),
 }
 
 

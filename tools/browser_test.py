@@ -109,8 +109,11 @@ async () => {
   }
   const images = imgs.map(i => ({
     src: (i.currentSrc || i.src).slice(0, 200),
+    name: (i.currentSrc || i.src).startsWith("data:") ? `inline image "${i.alt}"`
+        : (i.currentSrc || i.src).split("/").pop(),
     ok: i.complete && i.naturalWidth > 0,
-    natural: i.naturalWidth,
+    // A retina figure has twice the pixels of the width it is drawn for (its width=).
+    natural: parseFloat(i.getAttribute("width")) || i.naturalWidth,
     shown: Math.round(i.getBoundingClientRect().width),
   }));
   // Widgets: the HTML manager inserts a .widget-subarea before each widget-view script.
@@ -394,6 +397,7 @@ def check_navigation(page, problem) -> None:
             continue
         page.keyboard.press("Escape")
         if not wait_for(page, f"s => !({ON_SCREEN_JS})(s)", target):
+            problem(f"phone: Escape does not close {what}")
             page.reload(wait_until="load")
 
 
@@ -463,6 +467,7 @@ def check_figure_zoom(page, problem) -> None:
     figure = page.locator("div.cell_output img:visible, figure img:visible").first
     if figure.count() == 0:
         return
+    url = page.url
     figure.scroll_into_view_if_needed()
     src = figure.evaluate("i => i.currentSrc || i.src")
     width = figure.bounding_box()["width"]
@@ -472,9 +477,12 @@ def check_figure_zoom(page, problem) -> None:
         && i.getBoundingClientRect().width > 1.3 * width)"""
     if not wait_for(page, larger, [src, width]):
         problem("phone: tapping a figure does not open it larger")
-    page.keyboard.press("Escape")
-    if not wait_for(page, f"a => !({larger})(a)", [src, width]):
-        page.reload(wait_until="load")
+    else:
+        page.keyboard.press("Escape")
+        if wait_for(page, f"a => !({larger})(a)", [src, width]):
+            return
+        problem("phone: Escape does not close the enlarged figure")
+    page.goto(url, wait_until="load")  # the tap may have left the page
 
 
 def check_search(page, url: str, problem) -> int:
@@ -666,7 +674,7 @@ def main() -> int:
                 "wide_output_blocks": info["wide"],
                 "figure_cells_without_figure": info["noFigure"],
                 "small_images": [
-                    i["src"].rsplit("/", 1)[-1]
+                    i["name"]
                     for i in info["images"]
                     if i["natural"] > 800 and 0 < i["shown"] < 0.75 * i["natural"]
                 ],
