@@ -4,6 +4,7 @@ package code verbatim."""
 from __future__ import annotations
 
 import ast
+import re
 import importlib
 import inspect
 import textwrap
@@ -97,3 +98,29 @@ def test_code_shown_in_a_chapter_is_the_package_code(notebook, module, name, sou
         f"{notebook} shows a {name} that differs from {module}.{name}: copy one into"
         " the other"
     )
+
+
+GLUE_ROLE = re.compile(r"\{glue(?::\w*)?\}`([^`]+)`")
+
+
+def glued_keys(nb) -> set[str]:
+    return {
+        o.metadata["scrapbook"]["name"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "scrapbook" in o.get("metadata", {})
+    }
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_every_number_the_text_quotes_is_glued_by_the_chapter(path):
+    nb = nbformat.read(path, as_version=4)
+    quoted = {
+        key.split(":")[0].strip()
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for key in GLUE_ROLE.findall(c.source)
+    }
+    missing = sorted(quoted - glued_keys(nb))
+    assert not missing, f"{path.name} quotes glue keys its outputs lack: {missing}"

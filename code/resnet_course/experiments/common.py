@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from functools import lru_cache
 
 import torch
@@ -128,3 +129,35 @@ def metric(result: dict, name: str, **settings) -> list[float]:
     """One metric of every run that matches ``settings``, in seed order."""
     runs = sorted(runs_where(result, **settings), key=lambda r: r["seed"])
     return [r["metrics"][name] for r in runs]
+
+
+def group_runs(result: dict, by: Sequence[str]) -> dict[tuple, list[dict]]:
+    """The runs of a result grouped by the values of the settings ``by``, in the
+    order in which they first appear."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in result["runs"]:
+        groups.setdefault(tuple(run["settings"][k] for k in by), []).append(run)
+    return groups
+
+
+def summarise(
+    result: dict, by: Sequence[str], metrics: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per group of runs: the ``by`` settings, the number of seeds, and the
+    mean and standard deviation of each metric (``<metric>_mean``, ``<metric>_sd``)."""
+    rows = []
+    for key, runs in group_runs(result, by).items():
+        row: dict[str, Any] = dict(zip(by, key))
+        row["seeds"] = len(runs)
+        for m in metrics:
+            mean, sd = mean_std(r["metrics"].get(m, math.nan) for r in runs)
+            row[f"{m}_mean"], row[f"{m}_sd"] = mean, sd
+        rows.append(row)
+    return rows
+
+
+def pm(mean: float, sd: float, percent: bool = True, digits: int = 1) -> str:
+    """``"10.4 ± 0.6 %"``: a mean and its seed-to-seed standard deviation."""
+    if percent:
+        return f"{100 * mean:.{digits}f} ± {100 * sd:.{digits}f} %"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
