@@ -304,6 +304,16 @@ DEFECTS = {
         page("Figure", cell(output=FIGURE), ("figure-zoom.js",)),
         ["phone: tapping a figure does not open it larger"],
     ),
+    "squashed.html": (
+        page(
+            "Squashed figure",
+            cell(
+                output='<img src="figure.svg" alt="squashed"'
+                ' style="width: 800px; height: 150px !important">'
+            ),
+        ),
+        ["a figure is distorted: shown", "drawn 300x150 (squashed)"],
+    ),
     "escape.html": (
         page(
             "Escape swallowed",

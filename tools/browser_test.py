@@ -112,8 +112,9 @@ async () => {
     name: (i.currentSrc || i.src).startsWith("data:") ? `inline image "${i.alt}"`
         : (i.currentSrc || i.src).split("/").pop(),
     ok: i.complete && i.naturalWidth > 0,
-    // A retina figure has twice the pixels of the width it is drawn for (its width=).
-    natural: parseFloat(i.getAttribute("width")) || i.naturalWidth,
+    // A retina figure has twice the pixels of the width it is drawn for (its width).
+    natural: parseFloat(i.getAttribute("width")) || parseFloat(i.style.width)
+        || i.naturalWidth,
     shown: Math.round(i.getBoundingClientRect().width),
   }));
   // Widgets: the HTML manager inserts a .widget-subarea before each widget-view script.
@@ -231,6 +232,18 @@ LAYOUT_JS = (
     }
     if (!problem && !inColumn(box)) problem = "runs out of the text column";
     if (problem) problems.push(`${kind} ${short(tex(m))} ${problem}`);
+  });
+
+  // Figures keep their shape when the column shrinks them.
+  document.querySelectorAll("img").forEach((img) => {
+    const r = img.getBoundingClientRect();
+    if (!shown(img) || !img.naturalWidth || !r.height) return;
+    const drawn = img.naturalWidth / img.naturalHeight;
+    if (Math.abs(r.width / r.height / drawn - 1) > 0.03) {
+      problems.push(`a figure is distorted: shown ${Math.round(r.width)}x`
+          + `${Math.round(r.height)} px, drawn ${img.naturalWidth}x${img.naturalHeight}`
+          + ` (${img.alt || img.src.split("/").pop().slice(0, 40)})`);
+    }
   });
 
   if (phone) {
