@@ -135,3 +135,199 @@ def summary_table(rows: Sequence[dict], by: Sequence[str], metrics: dict[str, st
             record[column] = pm(row[f"{m}_mean"], row[f"{m}_sd"])
         records.append(record)
     return pd.DataFrame.from_records(records).set_index(list(by))
+
+
+def plot_identity(result: dict) -> Figure:
+    """(a) the loss of learning the identity per step (seeds as bands), one line per
+    kind and depth; (b) the final loss against the number of blocks."""
+    groups = group_runs(result, ("kind", "n_blocks"))
+    counts = sorted({n for _, n in groups})
+    shades = dict(zip(counts, np.linspace(1.0, 0.5, len(counts))))
+    fig, (ax, bx) = plt.subplots(
+        1, 2, figsize=(FIG_WIDTH, 3.6), gridspec_kw={"width_ratios": [1.5, 1]}
+    )
+    for (kind, n), runs in groups.items():
+        colour = np.array(plt.matplotlib.colors.to_rgb(KIND_COLOURS[kind]))
+        seed_band(
+            ax,
+            [r["curves"]["loss"] for r in runs],
+            ls=STYLE[kind],
+            color=tuple(colour * shades[n]),
+            lw=1.6,
+            label=f"{kind}, {n}",
+        )
+    for kind in ("plain", "residual"):
+        for j, n in enumerate(counts):
+            if (kind, n) in groups:
+                values = [r["metrics"]["final_loss"] for r in groups[kind, n]]
+                seed_points(
+                    bx,
+                    j + (0.15 if kind == "residual" else -0.15),
+                    values,
+                    KIND_COLOURS[kind],
+                    label=kind if j == 0 else None,
+                    scale=1.0,
+                )
+    ax.set(
+        yscale="log",
+        xlabel="step",
+        ylabel="MSE $|stack(x) - x|^2$",
+        title="(a) loss while learning",
+    )
+    bx.set(
+        yscale="log",
+        xticks=range(len(counts)),
+        xticklabels=map(str, counts),
+        xlabel="blocks",
+        title="(b) final loss",
+    )
+    fig.tight_layout()
+    legend_outside(ax, ncols=3, fontsize=9)
+    legend_outside(bx, ncols=1, fontsize=9)
+    return fig
+
+
+def plot_gradient_ratios(result: dict, curve: str = "ratio_trained") -> Figure:
+    """``||dE/dx_l|| / ||dE/dx_L||`` at every block ``l``, plain (left) and residual
+    (right), one line per depth (geometric mean of the seeds, their range as a band).
+    Runs that diverged have no trained curve and are left out."""
+    groups = group_runs(result, ("kind", "blocks"))
+    counts = sorted({n for _, n in groups})
+    colours = dict(zip(counts, plt.cm.viridis(np.linspace(0, 0.8, len(counts)))))
+    fig, axes = plt.subplots(1, 2, figsize=(FIG_WIDTH, 3.4), sharey=True)
+    for ax, kind in zip(axes, ("plain", "residual")):
+        for n in counts:
+            curves = [
+                r["curves"][curve]
+                for r in groups.get((kind, n), [])
+                if curve in r["curves"]
+            ]
+            if not curves:
+                continue
+            logs = np.log10(np.array(curves, dtype=float))
+            x = np.arange(n + 1)
+            ax.plot(x, 10 ** logs.mean(0), color=colours[n], label=f"{n} blocks")
+            if len(curves) > 1:
+                ax.fill_between(
+                    x,
+                    10 ** logs.min(0),
+                    10 ** logs.max(0),
+                    color=colours[n],
+                    alpha=0.2,
+                    lw=0,
+                )
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set(yscale="log", title=kind, xlabel="block $l$ (0 = bottom)")
+        integer_ticks(ax)
+    axes[0].set_ylabel(r"$\|\partial E/\partial x_l\| / \|\partial E/\partial x_L\|$")
+    fig.tight_layout()
+    legend_outside(axes[1], ncols=1, fontsize=9, where="right")
+    return fig
+
+
+def _nets(result: dict) -> dict[str, list[dict]]:
+    return {
+        f"{'ResNet' if k == 'residual' else 'plain'}-{d}": runs
+        for (k, d), runs in group_runs(result, ("kind", "depth")).items()
+    }
+
+
+NET_COLOURS = ("C0", "C3", "C2", "C4")
+
+
+def plot_single_lesions(result: dict) -> Figure:
+    """Test error after deleting one block, for every block of every network: mean
+    over the seeds with their range; intact errors as horizontal lines; downsampling
+    blocks (only their residual branch deleted) as open squares.  No line joins the
+    blocks: a plain network's downsampling blocks cannot be deleted."""
+    nets = _nets(result)
+    fig, axes = plt.subplots(
+        1,
+        len(nets),
+        figsize=(FIG_WIDTH, 3.4),
+        sharey=True,
+        gridspec_kw={
+            "width_ratios": [max(r[0]["metrics"]["blocks"], 9) for r in nets.values()]
+        },
+    )
+    for ax, (name, runs), colour in zip(np.atleast_1d(axes), nets.items(), NET_COLOURS):
+        blocks = sorted(int(i) for i in runs[0]["curves"]["single"])
+        down = set(runs[0]["curves"]["downsampling"])
+        errs = 100 * np.array(
+            [[r["curves"]["single"][str(i)] for i in blocks] for r in runs]
+        )
+        for i, b in enumerate(blocks):
+            ax.errorbar(
+                b,
+                errs[:, i].mean(),
+                yerr=[
+                    [errs[:, i].mean() - errs[:, i].min()],
+                    [errs[:, i].max() - errs[:, i].mean()],
+                ],
+                fmt="s" if b in down else "o",
+                mfc="white" if b in down else colour,
+                color=colour,
+                ms=5,
+                capsize=2,
+            )
+        intact = 100 * np.mean([r["metrics"]["test_err"] for r in runs])
+        ax.axhline(intact, color=colour, ls="--", lw=1)
+        ax.set(title=name, xlabel="deleted block")
+        integer_ticks(ax)
+    np.atleast_1d(axes)[0].set_ylabel("test error (%)")
+    np.atleast_1d(axes)[0].set_ylim(0, 100)
+    fig.tight_layout()
+    return fig
+
+
+def plot_random_lesions(result: dict) -> Figure:
+    """Test error after deleting ``k`` random ordinary blocks: mean over seeds and
+    random choices, and the range as a band, one line per network."""
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 3.4))
+    for (name, runs), colour in zip(_nets(result).items(), NET_COLOURS):
+        ks = sorted(int(k) for k in runs[0]["curves"]["random"])
+        values = [[e for r in runs for e in r["curves"]["random"][str(k)]] for k in ks]
+        mean = 100 * np.array([np.mean(v) for v in values])
+        ax.plot(ks, mean, "o-", color=colour, ms=4, label=name)
+        ax.fill_between(
+            ks,
+            [100 * min(v) for v in values],
+            [100 * max(v) for v in values],
+            color=colour,
+            alpha=0.15,
+            lw=0,
+        )
+    ax.axhline(90, color="grey", lw=0.8, ls=":")
+    ax.text(0.2, 91.5, "chance (10 classes)", color="grey", fontsize=9)
+    ax.set(
+        xlabel="ordinary blocks deleted, $k$", ylabel="test error (%)", ylim=(0, 100)
+    )
+    integer_ticks(ax)
+    fig.tight_layout()
+    legend_outside(ax, ncols=3)
+    return fig
+
+
+def plot_path_gradients(result: dict, net: str) -> Figure:
+    """Veit et al.'s Fig. 6 for ``net`` (e.g. "ResNet-56"): (a) share of paths of each
+    length, (b) the gradient of one path of each length, (c) the share of the total
+    gradient that paths of each length carry; means over the seeds."""
+    from .paths import path_length_counts
+
+    runs = _nets(result)[net]
+    per_path = np.array([r["curves"]["paths"]["per_path"] for r in runs])
+    share = np.array([r["curves"]["paths"]["share"] for r in runs])
+    n = per_path.shape[1] - 1
+    counts = np.array(path_length_counts(n), dtype=float)
+    k = np.arange(n + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(FIG_WIDTH, 2.9))
+    axes[0].bar(k, counts / counts.sum(), color="C7")
+    axes[1].semilogy(k, np.exp(np.log(per_path).mean(0)), "o-", ms=3)
+    axes[2].bar(k, share.mean(0), color="C0")
+    for ax, title in zip(
+        axes, ("(a) paths", "(b) one path's gradient", "(c) gradient")
+    ):
+        ax.set(title=title, xlabel="path length $k$")
+        integer_ticks(ax)
+    fig.tight_layout()
+    return fig

@@ -49,6 +49,7 @@ class ResidualMLP(nn.Module):
 
     The plain network has exactly the same layers and parameters; only the additions
     differ. Weights use He (Kaiming) initialisation, biases start at zero.
+    ``branch_scale`` multiplies every branch, ``x_{i+1} = x_i + s F(x_i)`` (1 = none).
     """
 
     def __init__(
@@ -59,9 +60,10 @@ class ResidualMLP(nn.Module):
         out_features: int,
         residual: bool = True,
         norm: bool = True,
+        branch_scale: float = 1.0,
     ):
         super().__init__()
-        self.residual = residual
+        self.residual, self.branch_scale = residual, branch_scale
         self.stem = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width))
         self.blocks = nn.ModuleList(Branch(width, norm) for _ in range(num_blocks))
         head: list[nn.Module] = [nn.BatchNorm1d(width)] if norm else []
@@ -78,7 +80,7 @@ class ResidualMLP(nn.Module):
         for block in self.blocks:
             if states is not None:
                 states.append(x)
-            x = x + block(x) if self.residual else block(x)
+            x = x + self.branch_scale * block(x) if self.residual else block(x)
         if states is not None:
             states.append(x)
         return self.head(x)
@@ -185,7 +187,9 @@ def input_gradients(model: nn.Module, inputs: Tensor) -> Tensor:
 
 
 def neighbour_correlation(g: Tensor) -> float:
-    """Pearson correlation between the gradients at neighbouring inputs, ``corr(g_j,
-    g_{j+1})``."""
+    """Pearson correlation between the gradients at neighbouring inputs,
+    ``corr(g_j, g_{j+1})``, computed in float64 (deep plain networks give gradients of
+    1e22 and more, whose squares overflow float32)."""
+    g = g.double()
     a, b = g[:-1] - g[:-1].mean(), g[1:] - g[1:].mean()
     return float((a * b).sum() / (a.norm() * b.norm()))
