@@ -89,3 +89,62 @@ def test_ch1_plain56_is_behind_from_the_start_and_still_falls_in_the_second_half
             assert min(y[k : 2 * k]) > max(
                 twenty["curves"]["train_err"]["y"][k : 2 * k]
             )
+
+
+@pytest.fixture(scope="module")
+def lesion():
+    return load_result("lesion")
+
+
+def lesion_rises(lesion, kind, depth, downsampling=False):
+    rises = []
+    for run in lesion["runs"]:
+        s = run["settings"]
+        if (s["kind"], s["depth"]) != (kind, depth):
+            continue
+        down = set(run["curves"]["downsampling"])
+        for i, err in run["curves"]["single"].items():
+            if (int(i) in down) == downsampling:
+                rises.append(err - run["metrics"]["test_err"])
+    return rises
+
+
+def test_ch4_intact_networks_are_comparable_before_the_lesions(lesion):
+    res, plain = (
+        stats(lesion, "test_err", kind=k, depth=20) for k in ("residual", "plain")
+    )
+    assert abs(res[0] - plain[0]) < 0.03  # "comparable errors"
+
+
+def test_ch4_one_deletion_breaks_plain20_but_not_most_resnet_blocks(lesion):
+    import numpy as np
+
+    plain = lesion_rises(lesion, "plain", 20)
+    res20 = lesion_rises(lesion, "residual", 20)
+    res56 = lesion_rises(lesion, "residual", 56)
+    assert min(plain) > np.median(res20)  # "no deletion of plain-20 comes close"
+    assert np.median(res56) < 0.02 and np.mean(np.array(res56) < 0.02) > 0.6
+    down56 = lesion_rises(lesion, "residual", 56, downsampling=True)
+    assert np.median(res56) < min(down56)  # "more than most ordinary blocks"
+
+
+def test_ch4_k_deletions_degrade_step_by_step_and_faster_than_additively(lesion):
+    import numpy as np
+
+    runs = [r for r in lesion["runs"] if r["settings"]["depth"] == 56]
+    means = [
+        np.mean([e for r in runs for e in r["curves"]["random"][str(k)]])
+        for k in range(9)
+    ]
+    assert all(b > a - 0.02 for a, b in zip(means, means[1:]))  # no sudden collapse...
+    assert means[1] < 0.25 and means[8] < 0.8  # ...and not at once
+    single = np.mean(lesion_rises(lesion, "residual", 56))
+    assert means[4] - means[0] > 4 * single and means[8] - means[0] > 8 * single
+
+
+def test_ch4_most_gradient_comes_from_paths_shorter_than_the_typical_path(lesion):
+    import numpy as np
+
+    runs = [r for r in lesion["runs"] if r["settings"]["depth"] == 56]
+    share = np.mean([r["curves"]["paths"]["share"] for r in runs], axis=0)
+    assert (share * np.arange(len(share))).sum() < (len(share) - 1) / 2

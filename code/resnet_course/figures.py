@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .experiments.common import group_runs
 from .plotting import FIG_WIDTH, integer_ticks, legend_outside
@@ -273,7 +274,7 @@ def plot_single_lesions(result: dict) -> Figure:
         intact = 100 * np.mean([r["metrics"]["test_err"] for r in runs])
         ax.axhline(intact, color=colour, ls="--", lw=1)
         ax.set(title=name, xlabel="deleted block")
-        integer_ticks(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     np.atleast_1d(axes)[0].set_ylabel("test error (%)")
     np.atleast_1d(axes)[0].set_ylim(0, 100)
     fig.tight_layout()
@@ -328,6 +329,6 @@ def plot_path_gradients(result: dict, net: str) -> Figure:
         axes, ("(a) paths", "(b) one path's gradient", "(c) gradient")
     ):
         ax.set(title=title, xlabel="path length $k$")
-        integer_ticks(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     fig.tight_layout()
     return fig

@@ -75,7 +75,7 @@ def plot_unrolled_paths(n: int = 3, ax=None):
 
     paths = sorted(all_paths(n), key=lambda p: (sum(p), p[::-1]))
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.45 * len(paths) + 0.8))
+        _, ax = plt.subplots(figsize=(6.4, 0.45 * len(paths) + 0.8))
     xs = [1.5 * (i + 1) for i in range(n)]
     end = 1.5 * (n + 1)
     colours = plt.cm.viridis([k / max(n, 1) for k in range(n + 1)])
@@ -96,7 +96,8 @@ def plot_unrolled_paths(n: int = 3, ax=None):
                     f"$f_{i + 1}$",
                     ha="center",
                     va="center",
-                    color="white",
+                    # dark text on light boxes (viridis ends in yellow), white on dark
+                    color="black" if c[:3] @ [0.299, 0.587, 0.114] > 0.5 else "white",
                     fontsize=11,
                     zorder=3,
                 )
@@ -108,10 +109,7 @@ def plot_unrolled_paths(n: int = 3, ax=None):
     ax.set_xlim(-0.5, end + 1.6)
     ax.set_ylim(-0.7, len(paths))
     ax.axis("off")
-    ax.set_title(
-        f"{n} residual units unrolled into {2 ** n} paths (a box: through $f_i$; a"
-        " line: the shortcut)"
-    )
+    ax.set_title(f"{n} units, {2 ** n} paths: a box passes through $f_i$")
     return ax
 
 
