@@ -148,3 +148,32 @@ def test_ch4_most_gradient_comes_from_paths_shorter_than_the_typical_path(lesion
     runs = [r for r in lesion["runs"] if r["settings"]["depth"] == 56]
     share = np.mean([r["curves"]["paths"]["share"] for r in runs], axis=0)
     assert (share * np.arange(len(share))).sum() < (len(share) - 1) / 2
+
+
+@pytest.fixture(scope="module")
+def ratios():
+    return load_result("gradient_ratios")
+
+
+def test_ch3_plain32_does_not_train_and_its_gradient_vanishes(ratios):
+    for run in ratios["runs"]:
+        s, m = run["settings"], run["metrics"]
+        if (s["kind"], s["blocks"]) == ("plain", 32):
+            assert (
+                not m["diverged"] and m["train_err"] > 0.5 and m["ratio_bottom"] < 0.1
+            )
+        if (s["kind"], s["blocks"]) == ("plain", 8):
+            assert m["train_err"] < 0.2 and m["ratio_bottom"] > 1
+        if (s["kind"], s["blocks"]) == ("plain", 128):
+            assert m["diverged"]
+
+
+def test_ch3_residual_gradients_stay_about_the_tops_after_training(ratios):
+    lows = []
+    for run in ratios["runs"]:
+        if run["settings"]["kind"] == "residual":
+            m = run["metrics"]
+            assert not m["diverged"] and m["train_err"] < 0.15
+            assert m["min_ratio_below_top"] > 0.99, run["key"]  # "about as large"
+            lows.append(m["min_ratio_below_top"])
+    assert min(lows) < 1.0  # the text: "a ratio just below one ... shows it can happen"

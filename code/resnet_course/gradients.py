@@ -49,7 +49,8 @@ class ResidualMLP(nn.Module):
 
     The plain network has exactly the same layers and parameters; only the additions
     differ. Weights use He (Kaiming) initialisation, biases start at zero.
-    ``branch_scale`` multiplies every branch, ``x_{i+1} = x_i + s F(x_i)`` (1 = none).
+    ``branch_scale`` multiplies every branch, ``x_{i+1} = x_i + s F(x_i)`` (1 = none);
+    ``bias_std > 0`` draws the biases from N(0, bias_std^2) instead.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class ResidualMLP(nn.Module):
         residual: bool = True,
         norm: bool = True,
         branch_scale: float = 1.0,
+        bias_std: float = 0.0,
     ):
         super().__init__()
         self.residual, self.branch_scale = residual, branch_scale
@@ -71,7 +73,11 @@ class ResidualMLP(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                (
+                    nn.init.normal_(m.bias, std=bias_std)
+                    if bias_std
+                    else nn.init.zeros_(m.bias)
+                )
 
     def forward(self, x: Tensor, states: list[Tensor] | None = None) -> Tensor:
         """The output; if ``states`` is a list, the block inputs x_0..x_L are appended
