@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from resnet_course.cifar_resnet import BasicBlock, ZeroPadShortcut, cifar_resnet
-from resnet_course.degradation import error_table, smooth, train_plain_and_residual
 from resnet_course.mlp import deep_mlp
 from resnet_course.models import count_parameters
 from resnet_course.training import train_classifier
@@ -130,43 +129,6 @@ def test_zero_init_residual_mlp_blocks_are_the_identity():
     h = torch.relu(torch.randn(8, 64))
     with torch.no_grad():
         assert torch.equal(net.blocks(h), h)
-
-
-def test_train_plain_and_residual_trains_each_kind_from_the_same_seed(fashion_dir):
-    from resnet_course.data import load_fashion_mnist
-
-    data = load_fashion_mnist("cpu", n_train=64, n_test=32)
-    runs = train_plain_and_residual(
-        lambda depth, residual: deep_mlp(depth, residual, width=16),
-        depths=(4,),
-        data=data,
-        n_train_eval=64,
-        epochs=1,
-        batch_size=32,
-        progress=False,
-    )
-    assert [r.name for r in runs] == ["plain-4", "residual-4"]
-    assert runs[0].parameters == runs[1].parameters
-    assert all(0.0 <= r.train_err_eval <= 1.0 for r in runs)
-    table = error_table(runs)
-    assert "plain-4" in table and "residual-4" in table
-    only_res = train_plain_and_residual(
-        lambda depth, residual: deep_mlp(depth, residual, width=16),
-        depths=(4,),
-        data=data,
-        kinds=(True,),
-        epochs=1,
-        batch_size=32,
-        progress=False,
-    )
-    assert [r.name for r in only_res] == ["residual-4"]
-    assert (
-        only_res[0].history.train_loss == runs[1].history.train_loss
-    ), "same seed must give the same run"
-
-
-def test_smooth_is_a_trailing_moving_average():
-    assert smooth([1, 3, 5, 7], 2).tolist() == [1.0, 2.0, 4.0, 6.0]
 
 
 def test_eval_every_adds_test_evaluations_within_an_epoch():

@@ -1,0 +1,90 @@
+"""The experiments behind the chapters: plain data out, same seed same run, and the
+numbers they compute are the ones their definitions say."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from resnet_course.experiments import SIZES, experiments
+from resnet_course.experiments.common import (
+    binned_xy,
+    mean_std,
+    pm,
+    subsample,
+    summarise,
+)
+
+
+def test_every_experiment_has_every_size_and_an_expected_time():
+    for exp in experiments().values():
+        assert set(exp.sizes) == set(SIZES), exp.name
+        assert set(exp.minutes) == set(SIZES), exp.name
+
+
+@pytest.mark.parametrize("name", ["mlp_degradation", "identity", "lesion"])
+def test_a_run_returns_json_data_and_the_same_seed_gives_the_same_run(
+    name, fashion_dir
+):
+    exp = experiments()[name]
+    spec = exp.plan(exp.sizes["smoke"], 1)[0]
+    first, again = exp.run(spec, "cpu"), exp.run(spec, "cpu")
+    assert json.loads(json.dumps(first)) == first  # plain data: JSON round-trips
+    for out in (first, again):  # wall-clock times differ from run to run
+        out["metrics"] = {k: v for k, v in out["metrics"].items() if "seconds" not in k}
+    assert first == again
+
+
+def test_plain_and_residual_runs_of_one_depth_have_the_same_parameters(fashion_dir):
+    exp = experiments()["cnn_degradation"]
+    specs = [s for s in exp.plan(exp.sizes["smoke"], 1) if s["settings"]["depth"] == 8]
+    params = {
+        s["settings"]["kind"]: exp.run(s, "cpu")["metrics"]["parameters"] for s in specs
+    }
+    assert params["plain"] == params["residual"]
+
+
+def test_the_validation_split_never_overlaps_the_training_images(fashion_dir):
+    from resnet_course.experiments.common import splits
+
+    d = splits(1000, 500, 10, 28)
+    train = {bytes(x.numpy()) for x in d.train_x}
+    assert not any(bytes(x.numpy()) in train for x in d.val_x)
+
+
+def test_curves_are_subsampled_and_binned_as_documented():
+    assert subsample(range(10), 4) == [0.0, 3.0, 6.0, 9.0]
+    curve = binned_xy(list(range(1, 9)), [1, 3, 5, 7, 2, 2, 4, 4], 4)
+    assert curve == {"x": [2.0, 4.0, 6.0, 8.0], "y": [2.0, 6.0, 2.0, 4.0]}
+
+
+def test_summaries_give_mean_and_sample_sd_per_group():
+    result = {
+        "runs": [
+            {"settings": {"kind": "a"}, "metrics": {"e": v}} for v in (0.1, 0.2, 0.3)
+        ]
+    }
+    (row,) = summarise(result, ("kind",), ("e",))
+    assert row["seeds"] == 3 and row["e_mean"] == pytest.approx(0.2)
+    assert row["e_sd"] == pytest.approx(0.1)
+    assert pm(row["e_mean"], row["e_sd"]) == "20.0 ± 10.0 %"
+    assert mean_std([0.5]) == (0.5, 0.0)
+
+
+def test_the_final_recipe_drops_only_what_the_validation_split_says(fashion_dir):
+    from resnet_course.experiments.recipe import FULL, choose_recipe
+
+    def runs(arm, accs):
+        return [
+            {"settings": {"arm": arm}, "seed": i, "metrics": {"val_acc": a}}
+            for i, a in enumerate(accs)
+        ]
+
+    ablation = {
+        "runs": runs(FULL, [0.80, 0.81, 0.82])
+        + runs("no weight decay", [0.85, 0.86, 0.87])
+        + runs("no label smoothing", [0.81, 0.82, 0.83])
+    }
+    assert choose_recipe(ablation) == ["no weight decay"]
+    assert choose_recipe(None) == []
