@@ -332,3 +332,42 @@ def plot_path_gradients(result: dict, net: str) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     fig.tight_layout()
     return fig
+
+
+def plot_preact(result: dict) -> Figure:
+    """(a) test error after every epoch, one band per kind (seeds as the band); (b)
+    the final training and test error of each kind, mean ± sd and one dot per seed."""
+    groups = group_runs(result, ("kind", "depth"))
+    fig, (ax, bx) = plt.subplots(
+        1, 2, figsize=(FIG_WIDTH, 3.6), gridspec_kw={"width_ratios": [1.5, 1]}
+    )
+    for (kind, depth), runs in groups.items():
+        seed_band(
+            ax,
+            [r["curves"]["test_err"] for r in runs],
+            100,
+            ls=STYLE[kind],
+            color=KIND_COLOURS[kind],
+            lw=1.6,
+            label=f"{kind}-{depth}",
+        )
+    for i, ((kind, _), runs) in enumerate(groups.items()):
+        for j, name in enumerate(("train_err", "test_err")):
+            seed_points(
+                bx,
+                j + 0.25 * (i - (len(groups) - 1) / 2),
+                [r["metrics"][name] for r in runs],
+                KIND_COLOURS[kind],
+                label=kind if j == 0 else None,
+            )
+    ax.set(xlabel="iteration", ylabel="test error (%)", title="(a) after each epoch")
+    bx.set(
+        xticks=(0, 1),
+        xticklabels=("training", "test"),
+        ylabel="error (%)",
+        title="(b) final, eval mode",
+    )
+    fig.tight_layout()
+    legend_outside(ax, ncols=2, fontsize=9)
+    legend_outside(bx, ncols=1, fontsize=9)
+    return fig
