@@ -177,3 +177,40 @@ def test_ch3_residual_gradients_stay_about_the_tops_after_training(ratios):
             assert m["min_ratio_below_top"] > 0.99, run["key"]  # "about as large"
             lows.append(m["min_ratio_below_top"])
     assert min(lows) < 1.0  # the text: "a ratio just below one ... shows it can happen"
+
+
+@pytest.fixture(scope="module")
+def identity():
+    return load_result("identity")
+
+
+def test_ch2_residual_stacks_start_further_but_end_closer_to_the_identity(identity):
+    for n in (2, 8, 16):
+        plain = metric(identity, "final_loss", kind="plain", n_blocks=n)
+        residual = metric(identity, "final_loss", kind="residual", n_blocks=n)
+        assert max(residual) < min(plain), f"{n} blocks: not in every seed"
+        assert stats(identity, "first_loss", kind="residual", n_blocks=n)[0] > stats(
+            identity, "first_loss", kind="plain", n_blocks=n
+        )[0]
+
+
+def test_ch2_identity_gets_harder_with_depth_and_plain16_stalls(identity):
+    for kind in ("plain", "residual"):
+        assert stats(identity, "final_loss", kind=kind, n_blocks=16)[0] > stats(
+            identity, "final_loss", kind=kind, n_blocks=2
+        )[0]
+    half = metric(identity, "loss_at_half", kind="plain", n_blocks=16)
+    end = metric(identity, "final_loss", kind="plain", n_blocks=16)
+    assert all(1 - e / h < 0.2 for e, h in zip(end, half)), "plain-16 does not stall"
+
+
+def test_ch2_preact_is_consistently_but_only_slightly_better():
+    preact = load_result("preact")
+    post = metric(preact, "test_err", kind="post-activation")
+    pre = metric(preact, "test_err", kind="pre-activation")
+    gaps = [a - b for a, b in zip(post, pre)]
+    assert all(g > 0 for g in gaps), "not lower in every seed"
+    gap = mean_std(post)[0] - mean_std(pre)[0]
+    spread = max(mean_std(post)[1], mean_std(pre)[1])
+    assert 0 < gap < 0.01, "the text calls it a gain under a point"
+    assert spread < gap < 4 * spread, "the text calls it about twice the spread"
