@@ -371,3 +371,79 @@ def plot_preact(result: dict) -> Figure:
     legend_outside(ax, ncols=2, fontsize=9)
     legend_outside(bx, ncols=1, fontsize=9)
     return fig
+
+
+FULL_RECIPE = "full recipe"
+
+
+def ablation_changes(result: dict) -> dict[str, list[float]]:
+    """Per ablation arm, the change of validation accuracy against the full recipe of
+    the same seed (paired by seed), in seed order; plus the EMA and flip-TTA rows,
+    which test the full runs' weights without EMA or without the mirror image."""
+    full = {
+        r["seed"]: r["metrics"]
+        for r in result["runs"]
+        if r["settings"]["arm"] == FULL_RECIPE
+    }
+    changes: dict[str, list[float]] = {}
+    for run in sorted(result["runs"], key=lambda r: r["seed"]):
+        arm = run["settings"]["arm"]
+        if arm != FULL_RECIPE:
+            changes.setdefault(arm, []).append(
+                run["metrics"]["val_acc"] - full[run["seed"]]["val_acc"]
+            )
+    for key, arm in (("val_acc_no_ema", "no EMA"), ("val_acc_no_tta", "no flip TTA")):
+        changes[arm] = [m[key] - m["val_acc"] for _, m in sorted(full.items())]
+    return changes
+
+
+def plot_ablation(result: dict) -> Figure:
+    """The change of validation accuracy when one ingredient is left out, one row per
+    ingredient: mean ± sd over seeds (paired with the full recipe of the same seed) and
+    a dot per seed; the grey band is ± the full recipe's seed-to-seed sd."""
+    changes = ablation_changes(result)
+    full = [
+        r["metrics"]["val_acc"]
+        for r in result["runs"]
+        if r["settings"]["arm"] == FULL_RECIPE
+    ]
+    sd = 100 * float(np.std(full, ddof=1)) if len(full) > 1 else 0.0
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.42 * len(changes) + 1.3))
+    ax.axvspan(-sd, sd, color="grey", alpha=0.2, lw=0)
+    ax.axvline(0, color="grey", lw=1)
+    for i, (arm, values) in enumerate(changes.items()):
+        v = 100 * np.asarray(values)
+        spread = v.std(ddof=1) if len(v) > 1 else 0.0
+        colour = "C3" if v.mean() < 0 else "C2"
+        ax.errorbar(v.mean(), i, xerr=spread, fmt="o", color=colour, capsize=4, ms=7)
+        ax.plot(v, np.full(len(v), i + 0.22), ".", color=colour, alpha=0.6, ms=5)
+    ax.set_yticks(range(len(changes)), list(changes))
+    ax.invert_yaxis()
+    ax.set(
+        xlabel="change of validation accuracy without it (points)",
+        title="Leave one ingredient out (grey: ± the full recipe's seed sd)",
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_final(result: dict) -> Figure:
+    """(a) held-out accuracy after every epoch (seeds as a band); (b) the final test
+    accuracy of every seed, mean ± sd."""
+    runs = sorted(result["runs"], key=lambda r: r["seed"])
+    fig, (ax, bx) = plt.subplots(
+        1, 2, figsize=(FIG_WIDTH, 3.4), gridspec_kw={"width_ratios": [1.8, 1]}
+    )
+    curves = [
+        {"x": r["curves"]["epoch"], "y": r["curves"]["heldout_acc"]} for r in runs
+    ]
+    seed_band(ax, curves, 100, color="C0", lw=1.6)
+    integer_ticks(ax)
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="(a) after each epoch")
+    ax.grid(alpha=0.3)
+    seed_points(bx, 0, [r["metrics"]["test_acc"] for r in runs], "C0")
+    bx.set(xticks=[], xlim=(-0.5, 0.7), ylabel="test accuracy (%)", title="(b) final")
+    bx.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
