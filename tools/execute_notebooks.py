@@ -6,7 +6,8 @@
 
 The profile is passed to the kernel through RESNET_COURSE_PROFILE; the notebooks print
 it in their first output, so a reader can tell what produced what they see.  Prints the
-wall time of each notebook.
+wall time of each notebook; ``--record results/execution/cpu.json`` also stores them
+(with the machine, torch and commit) for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -45,11 +46,36 @@ def execute(path: Path, profile: str | None, timeout: int) -> float:
     return seconds
 
 
+def record(path: Path, notebook: Path, seconds: float, profile: str | None) -> None:
+    """Add (or replace) one notebook's wall time in the JSON file ``path``."""
+    import json
+
+    import torch
+
+    from resnet_course.profiles import device_name
+    from resnet_course.results import git_commit
+
+    data = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
+    data["notebooks"][notebook.name] = {
+        "seconds": round(seconds, 1),
+        "profile": profile or os.environ.get("RESNET_COURSE_PROFILE", "default"),
+        "date": time.strftime("%Y-%m-%d"),
+        "device": device_name(),
+        "torch": torch.__version__,
+        "commit": git_commit(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", choices=["smoke", "cpu", "gpu"])
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument(
+        "--record", type=Path, help="JSON file that keeps each notebook's wall time"
+    )
     args = parser.parse_args()
     notebooks = args.notebooks or toc_notebooks()
     total = 0.0
@@ -58,6 +84,8 @@ def main() -> None:
         seconds = execute(Path(path), args.profile, args.timeout)
         total += seconds
         print(f"  {seconds:7.1f} s  {path}", flush=True)
+        if args.record:
+            record(args.record, Path(path), seconds, args.profile)
     print(
         f"  {total:7.1f} s  in all ({len(notebooks)} notebooks, profile "
         f"{args.profile or os.environ.get('RESNET_COURSE_PROFILE', 'default')})"
