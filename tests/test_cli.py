@@ -3,10 +3,22 @@ tiny real run."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+from pathlib import Path
+
 import pytest
 
+from resnet_course import checkpoint, data
 from resnet_course.cli import build_parser, main
 from resnet_course.trainer import TrainConfig
 
@@ -136,3 +148,343 @@ def test_bench_prints_the_figures_it_promises(tmp_path, capsys):
 def test_bench_rejects_an_unknown_recipe(capsys):
     assert main(["bench", "--recipes", "d2l,turbo"]) == 2
     assert "unknown recipe(s) turbo" in capsys.readouterr().err
+
+
+# --- the command line as a user meets it: a real process, its exit code and stderr ---
+
+
+TINY = [
+    "--width",
+    "4",
+    "--n-train",
+    "128",
+    "--n-test",
+    "64",
+    "--batch-size",
+    "64",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
+
+#: Run as root, chmod cannot take access away; this prelude makes the folder given as
+#: its first argument refuse access as the kernel would (all of it when unreadable,
+#: writing when read-only), then runs the command line.
+DENY_PRELUDE = textwrap.dedent(
+    """
+    import os, runpy, sys
+    denied, mode = os.path.abspath(sys.argv.pop(1)), sys.argv.pop(1)
+    WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+    def guard(real, writes):
+        def call(path, *args, **kwargs):
+            if isinstance(path, (str, bytes, os.PathLike)):
+                p = os.path.abspath(os.fsdecode(path))
+                inside = p == denied or p.startswith(denied + os.sep)
+                flags = args[0] if args and isinstance(args[0], int) else WRITE
+                if inside and (mode == "unreadable" or (writes and flags & WRITE)):
+                    raise PermissionError(13, "Permission denied", p)
+            return real(path, *args, **kwargs)
+        return call
+    for name in ("stat", "open", "scandir", "listdir", "mkdir"):
+        setattr(os, name, guard(getattr(os, name), name in ("open", "mkdir")))
+    sys.argv[0] = "python -m resnet_course"
+    runpy.run_module("resnet_course", run_name="__main__", alter_sys=True)
+    """
+)
+
+
+def run_cli(*args, env=None, denied=None, mode="unreadable", timeout=300):
+    """``python -m resnet_course *args`` in a fresh process; ``denied``: a folder this
+    user may not read (``mode="unreadable"``) or not write (``"read-only"``)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    env["RESNET_COURSE_NO_DOWNLOAD"] = "1"
+    command = [sys.executable, "-m", "resnet_course", *map(str, args)]
+    if denied is not None and os.geteuid() == 0:
+        command = [sys.executable, "-c", DENY_PRELUDE, str(denied), mode]
+        command += list(map(str, args))
+    elif denied is not None:
+        os.chmod(denied, 0o000 if mode == "unreadable" else 0o500)
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=timeout
+        )
+    finally:
+        if denied is not None and os.geteuid() != 0:
+            os.chmod(denied, 0o755)
+
+
+def assert_one_clear_error(proc, code, *phrases):
+    """Exit ``code``, an ``error:`` message holding ``phrases``, and no traceback."""
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == code, f"exit {proc.returncode}, wanted {code}:\n{out}"
+    assert "Traceback" not in out, f"a traceback reached the user:\n{out}"
+    assert proc.stderr.count("error:") == 1, proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, f"{phrase!r} missing from:\n{proc.stderr}"
+
+
+def data_copy(fashion_dir, folder, damaged=None):
+    """A data folder of links to the real files, with ``damaged`` (a stem) copied."""
+    folder.mkdir()
+    for stem in data.FILES:
+        source = data._file_in(fashion_dir, stem)
+        if stem == damaged:
+            (folder / source.name).write_bytes(source.read_bytes())
+        else:
+            (folder / source.name).symlink_to(source.resolve())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """The checkpoint folder of a finished one-epoch run (made once: it costs a few
+    seconds)."""
+    folder = tmp_path_factory.mktemp("finished") / "ck"
+    proc = run_cli("train", *TINY, "--epochs", "1", "--checkpoint-dir", folder)
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def test_a_corrupt_gzip_stream_is_one_clear_error(fashion_dir, tmp_path):
+    stem = "t10k-labels-idx1-ubyte"
+    raw = data._file_in(fashion_dir, stem).read_bytes()
+    for pos in range(20, len(raw) - 8):  # a bit flip that breaks the deflate data
+        flipped = bytearray(raw)
+        flipped[pos] ^= 1
+        try:
+            gzip.decompress(bytes(flipped))
+        except zlib.error:
+            break
+        except OSError:
+            continue
+    folder = data_copy(fashion_dir, tmp_path / "data", damaged=stem)
+    (folder / f"{stem}.gz").write_bytes(bytes(flipped))
+    proc = run_cli("data", "--root", folder)
+    assert_one_clear_error(proc, 1, f"{stem}.gz is corrupt", "Delete or replace")
+    proc = run_cli(
+        "train",
+        *TINY,
+        "--checkpoint-dir",
+        tmp_path / "ck",
+        env={"FASHION_MNIST_DIR": str(folder)},
+    )
+    assert_one_clear_error(proc, 1, f"{stem}.gz is corrupt")
+
+
+def test_missing_data_is_one_clear_error_for_train_and_bench(tmp_path, fashion_dir):
+    env = {"FASHION_MNIST_DIR": str(tmp_path / "no-such-folder")}
+    proc = run_cli("train", *TINY, "--checkpoint-dir", tmp_path / "ck", env=env)
+    assert_one_clear_error(proc, 1, "no-such-folder", "does not exist", "apt-get")
+    proc = run_cli(
+        "bench",
+        "--profile",
+        "smoke",
+        "--device",
+        "cpu",
+        "--recipes",
+        "fast",
+        "--no-progress",
+        env=env,
+    )
+    assert_one_clear_error(proc, 1, "does not exist")
+    folder = data_copy(fashion_dir, tmp_path / "data")
+    (folder / "train-labels-idx1-ubyte.gz").unlink()
+    proc = run_cli(
+        "train",
+        *TINY,
+        "--checkpoint-dir",
+        tmp_path / "ck",
+        env={"FASHION_MNIST_DIR": str(folder)},
+    )
+    assert_one_clear_error(proc, 1, "lacks train-labels-idx1-ubyte")
+
+
+def test_a_data_folder_that_cannot_be_listed_is_one_clear_error(tmp_path, fashion_dir):
+    folder = data_copy(fashion_dir, tmp_path / "data")
+    proc = run_cli(
+        "train",
+        *TINY,
+        "--checkpoint-dir",
+        tmp_path / "ck",
+        env={"FASHION_MNIST_DIR": str(folder)},
+        denied=folder,
+    )
+    assert_one_clear_error(proc, 1, str(folder), "cannot be read", "read access")
+
+
+def test_a_new_run_refuses_to_replace_a_finished_one(finished_run, tmp_path):
+    before = (finished_run / "last.pt").read_bytes()
+    proc = run_cli("train", *TINY, "--epochs", "1", "--checkpoint-dir", finished_run)
+    assert_one_clear_error(proc, 2, "last.pt", "--resume", "--overwrite")
+    assert (finished_run / "last.pt").read_bytes() == before, "the run was changed"
+    folder = tmp_path / "again"
+    folder.mkdir()
+    (folder / "last.pt").write_bytes(before)
+    proc = run_cli(
+        "train", *TINY, "--epochs", "1", "--checkpoint-dir", folder, "--overwrite"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (folder / "last.pt").read_bytes() != before
+
+
+def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
+    folder = tmp_path / "ck"
+    with checkpoint.run_folder(folder):  # this process is the other run
+        proc = run_cli("train", *TINY, "--epochs", "1", "--checkpoint-dir", folder)
+    assert_one_clear_error(proc, 2, "another run", f"process {os.getpid()}")
+    assert not (folder / "last.pt").exists()
+
+
+def test_bad_output_paths_fail_before_training(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    proc = run_cli("train", *TINY, "--epochs", "1", "--checkpoint-dir", a_file)
+    assert_one_clear_error(proc, 2, "a-file is a file, not a folder")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    proc = run_cli(
+        "train",
+        *TINY,
+        "--epochs",
+        "1",
+        "--checkpoint-dir",
+        read_only / "ck",
+        denied=read_only,
+        mode="read-only",
+    )
+    assert_one_clear_error(proc, 2, "cannot be written")
+    for history in (tmp_path / "no-folder" / "h.json", read_only / "h.json"):
+        proc = run_cli(
+            "train",
+            *TINY,
+            "--epochs",
+            "1",
+            "--checkpoint-dir",
+            tmp_path / "ck",
+            "--history-json",
+            history,
+            denied=read_only if history.parent == read_only else None,
+            mode="read-only",
+        )
+        assert_one_clear_error(proc, 2, "--history-json", str(history))
+        assert "epoch" not in proc.stdout, "training ran before the path was checked"
+        assert not (tmp_path / "ck" / "last.pt").exists()
+    proc = run_cli(
+        "bench",
+        "--profile",
+        "smoke",
+        "--recipes",
+        "fast",
+        "--json",
+        tmp_path / "no-folder" / "b.json",
+    )
+    assert_one_clear_error(proc, 2, "--json", "does not exist")
+
+
+def _damage(kind, folder, good):
+    path = folder / "last.pt"
+    if kind == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "not a checkpoint":
+        path.write_text("these are my notes, not a checkpoint\n")
+    elif kind == "flipped byte in the weights":
+        flipped = bytearray(good)
+        flipped[len(good) // 2] ^= 0x10
+        path.write_bytes(bytes(flipped))
+    else:
+        state = checkpoint.load_checkpoint(folder)
+        if kind == "older format":
+            import torch
+
+            torch.save(state, path)  # no header, no checksum
+        elif kind == "older config":
+            del state["config"]["check_every"]
+            checkpoint.save_checkpoint(state, folder)
+        elif kind == "code, not data":
+            state["history"] = argparse.Namespace(epoch=[1])
+            checkpoint.save_checkpoint(state, folder)
+
+
+@pytest.mark.parametrize(
+    "kind,says",
+    [
+        ("truncated", "is corrupt"),
+        ("empty", "is empty"),
+        ("not a checkpoint", "is not a resnet_course checkpoint"),
+        ("flipped byte in the weights", "do not match the checksum"),
+        ("older format", "older version"),
+        ("older config", "lack check_every"),
+        ("code, not data", "weights_only"),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_clear_error(finished_run, tmp_path, kind, says):
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    good = (finished_run / "last.pt").read_bytes()
+    (folder / "last.pt").write_bytes(good)
+    _damage(kind, folder, good)
+    proc = run_cli(
+        "train", *TINY, "--epochs", "1", "--checkpoint-dir", folder, "--resume"
+    )
+    assert_one_clear_error(proc, 1, str(folder / "last.pt"), says, "--overwrite")
+
+
+def test_ctrl_c_exits_130_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
+    folder = tmp_path / "ck"
+    flags = ["train", *TINY, "--epochs", "40", "--checkpoint-dir", folder]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RESNET_COURSE_NO_DOWNLOAD": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resnet_course", *map(str, flags)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not (folder / "last.pt").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint within two minutes"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    proc.stdout, proc.stderr = stdout, stderr
+    assert_one_clear_error(
+        proc, 130, "interrupted", str(folder / "last.pt"), "--resume"
+    )
+    kept = checkpoint.load_checkpoint(folder)
+    assert 1 <= kept["epoch"] < 40, "the checkpoint was lost"
+    (folder / ".last.pt.killed-save.tmp").write_bytes(b"half a checkpoint")
+    proc = run_cli(*flags, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch   1/40" not in proc.stdout, "the resumed run started over"
+    assert checkpoint.load_checkpoint(folder)["epoch"] == 40
+    assert not list(folder.glob("*.tmp")), "the stale temporary file was kept"
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--recipes", "best", "--seeds", "0"], "--seeds: must be at least 1, got 0"),
+        (["--fast-epochs", "0"], "--fast-epochs: must be at least 1, got 0"),
+        (["--best-epochs", "-3"], "--best-epochs: must be at least 1, got -3"),
+        (["--recipes", "d2l,fast", "--fast-epochs", "x"], "must be a whole number"),
+    ],
+)
+def test_bench_rejects_bad_counts_before_running_anything(flags, message):
+    proc = run_cli("bench", "--profile", "smoke", "--device", "cpu", *flags)
+    assert_one_clear_error(proc, 2, message)
+    assert "d2l:" not in proc.stdout, "the d2l baseline ran before the check"
+
+
+def test_bench_checks_every_recipe_setting_before_the_d2l_baseline(monkeypatch):
+    from resnet_course import bench
+
+    def no_baseline(*args, **kwargs):
+        raise AssertionError("the d2l baseline ran before the settings were checked")
+
+    monkeypatch.setattr(bench, "run_d2l_baseline", no_baseline)
+    big_batch = {**bench.sizes("smoke"), "batch_size": 10**6}
+    monkeypatch.setattr(bench, "sizes", lambda profile: big_batch)
+    with pytest.raises(ValueError, match="larger than the training set"):
+        bench.run_bench("smoke", "cpu", ("d2l", "fast"), log=lambda *a: None)

@@ -1,5 +1,6 @@
 import gzip
 import shutil
+import zlib
 
 import pytest
 import torch
@@ -85,6 +86,37 @@ def test_truncated_gzip_is_reported_not_crashed(fashion_dir, tmp_path):
     target.write_bytes(target.read_bytes()[:200])
     with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz"):
         data.load_split("test", folder)
+
+
+def test_a_bit_flipped_inside_the_deflate_data_is_reported_not_crashed(
+    fashion_dir, tmp_path
+):
+    folder = copy_dataset(fashion_dir, tmp_path / "raw")
+    target = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = target.read_bytes()
+    for pos in range(20, len(raw) - 8):  # find a flip that zlib itself rejects
+        flipped = bytearray(raw)
+        flipped[pos] ^= 1
+        try:
+            gzip.decompress(bytes(flipped))
+        except zlib.error:
+            break
+        except OSError:
+            continue
+    else:
+        pytest.fail("no bit flip raised zlib.error")
+    target.write_bytes(bytes(flipped))
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+        data.load_split("test", folder)
+
+
+def test_an_explicit_folder_that_does_not_exist_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV_VAR, str(tmp_path / "typo"))
+    with pytest.raises(DatasetError, match="typo .*does not exist"):
+        data.find_fashion_mnist()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(DatasetError, match="is a file, not a folder"):
+        data.find_fashion_mnist(tmp_path / "a-file")
 
 
 def test_missing_file_in_an_explicit_folder_is_an_error_that_says_which(

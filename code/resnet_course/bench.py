@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from .profiles import device_name, pick
-from .trainer import History, TrainConfig, resolve_device, train
+from .trainer import History, TrainConfig, resolve_device, train, validate
 
 TARGET = 0.914
 
@@ -428,6 +428,21 @@ def run_bench(
     size = sizes(profile)
     dev = resolve_device(device)
     n_train, n_test = size["n_train"] or None, size["n_test"] or None
+    epochs = {
+        "fast": size["fast_epochs"] if fast_epochs is None else fast_epochs,
+        "best": size["best_epochs"] if best_epochs is None else best_epochs,
+    }
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    common = dict(
+        width=size["width"],
+        device=str(dev),
+        batch_size=size["batch_size"],
+        n_train=size["n_train"],
+        n_test=size["n_test"],
+    )
+    for name in set(recipes) & set(RECIPES):  # every setting checked before any run
+        validate(recipe_config(name, epochs=epochs[name], **common))
     rows: list[BenchRow] = []
     log(
         f"bench on {device_name(dev)}, torch {torch.__version__}, profile"
@@ -465,24 +480,17 @@ def run_bench(
         )
         log("  " + format_row(rows[-1]))
     data = load_fashion_mnist(dev, n_train=n_train, n_test=n_test)
-    common = dict(
-        width=size["width"],
-        device=str(dev),
-        batch_size=size["batch_size"],
-        n_train=size["n_train"],
-        n_test=size["n_test"],
-    )
     if "fast" in recipes:
-        epochs = fast_epochs or size["fast_epochs"]
-        log(f"fast: {epochs} epochs ...")
-        _, row = run_recipe("fast", data, 0, progress, epochs=epochs, **common)
+        log(f"fast: {epochs['fast']} epochs ...")
+        _, row = run_recipe("fast", data, 0, progress, epochs=epochs["fast"], **common)
         rows.append(row)
         log("  " + format_row(row))
     if "best" in recipes:
-        epochs = best_epochs or size["best_epochs"]
         for seed in range(seeds):
-            log(f"best: {epochs} epochs, seed {seed} ...")
-            _, row = run_recipe("best", data, seed, progress, epochs=epochs, **common)
+            log(f"best: {epochs['best']} epochs, seed {seed} ...")
+            _, row = run_recipe(
+                "best", data, seed, progress, epochs=epochs["best"], **common
+            )
             rows.append(row)
             log("  " + format_row(row))
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -31,16 +32,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
+    from .checkpoint import LAST, check_writable_file
     from .trainer import NonFiniteLossError, TrainConfig, train
 
     cfg = TrainConfig(
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     )
+    last = Path(cfg.checkpoint_dir) / LAST if cfg.checkpoint_dir else None
+    if last is not None and last.is_file() and not (cfg.resume or args.overwrite):
+        return _error(
+            f"{last} holds a run already. Continue it with --resume, start over with"
+            " --overwrite, or choose another --checkpoint-dir",
+            2,
+        )
+    if args.history_json:
+        check_writable_file(args.history_json, "--history-json")
     try:
         result = train(cfg)
     except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ValueError) else 1
+        return _error(str(exc), 2 if isinstance(exc, ValueError) else 1)
+    except KeyboardInterrupt:
+        return _interrupted(last, cfg.resume)
     h = result.history
     reached = h.time_to(cfg.target_acc)
     print(
@@ -62,18 +74,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupted(last: Path | None, resumed: bool) -> int:
+    """Ctrl-C: say what is kept and how to continue; 130 is the shell's code for it."""
+    if last is None:
+        hint = "no checkpoint was written (--checkpoint-dir is empty)"
+    elif last.is_file():
+        hint = (
+            f"the checkpoint of the last finished epoch is in {last}; continue the run"
+            " with the same command" + ("" if resumed else " and --resume")
+        )
+    else:
+        hint = "no epoch had finished, so there is no checkpoint to resume from"
+    return _error(f"interrupted; {hint}", 130)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
+    from .checkpoint import check_writable_file
 
     recipes = tuple(r.strip() for r in args.recipes.split(","))
     unknown = set(recipes) - {"d2l", "fast", "best"}
     if unknown:
-        print(
-            f"error: unknown recipe(s) {', '.join(sorted(unknown))}; choose from d2l,"
+        return _error(
+            f"unknown recipe(s) {', '.join(sorted(unknown))}; choose from d2l,"
             " fast, best",
-            file=sys.stderr,
+            2,
         )
-        return 2
+    if args.json:
+        check_writable_file(args.json, "--json")
     try:
         rows = bench.run_bench(
             args.profile,
@@ -85,8 +118,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc), 2)
     print()
     print(bench.markdown_table(rows))
     print(bench.summary(rows))
@@ -104,6 +136,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
         print(f"results written to {args.json}")
     return 0
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: an integer >= 1 (so ``--seeds 0`` is an error, not an empty
+    table)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
@@ -164,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also write the config and per-epoch history here",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run even though --checkpoint-dir holds one (it is replaced)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -197,19 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seeds",
-        type=int,
+        type=_at_least_one,
         default=3,
         help="seeds of the best recipe (default: %(default)s)",
     )
     p.add_argument(
         "--fast-epochs",
-        type=int,
+        type=_at_least_one,
         default=None,
         help="override the fast recipe's epochs",
     )
     p.add_argument(
         "--best-epochs",
-        type=int,
+        type=_at_least_one,
         default=None,
         help="override the best recipe's epochs",
     )
@@ -223,5 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the errors a user can meet become one line and an exit code,
+    never a traceback (1: data, checkpoint or folder; 2: a setting; 130: Ctrl-C)."""
+    from .checkpoint import CheckpointError, RunFolderError
+    from .data import DatasetError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (DatasetError, CheckpointError) as exc:
+        return _error(str(exc), 1)
+    except RunFolderError as exc:
+        return _error(str(exc), 2)
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -95,8 +96,14 @@ def _download_allowed() -> bool:
 
 def _file_in(folder: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
+        try:
+            if (folder / name).is_file():
+                return folder / name
+        except OSError as exc:  # a folder that cannot be listed (permissions)
+            raise DatasetError(
+                f"Fashion-MNIST folder {folder} cannot be read: {exc.strerror}. Give"
+                f" this user read access to it, or use another folder.\n{HOW_TO_FIX}"
+            ) from None
     return None
 
 
@@ -134,6 +141,16 @@ def find_fashion_mnist(
     explicit = root is not None or bool(os.environ.get(DATA_ENV_VAR))
     if explicit:
         reason, folder = candidates[0]
+        if not folder.exists():
+            raise DatasetError(
+                f"Fashion-MNIST folder {folder} (from {reason}) does not exist."
+                f"\n{HOW_TO_FIX}"
+            )
+        if not folder.is_dir():
+            raise DatasetError(
+                f"Fashion-MNIST folder {folder} (from {reason}) is a file, not a"
+                f" folder.\n{HOW_TO_FIX}"
+            )
         missing = [s for s in FILES if _file_in(folder, s) is None]
         raise DatasetError(
             f"Fashion-MNIST folder {folder} (from {reason}) lacks {', '.join(missing)} "
@@ -169,10 +186,16 @@ def _read_verified(path: Path, stem: str, mtime_ns: int, size: int) -> bytes:
     version)."""
     try:
         raw = path.read_bytes()
-        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except OSError as exc:
         raise DatasetError(
             f"Cannot read {path}: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}"
+        ) from None
+    try:
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DatasetError(
+            f"{path} is corrupt: it is not a complete gzip stream ({exc}). Delete or"
+            f" replace the file.\n{HOW_TO_FIX}"
         ) from None
     digest = hashlib.md5(data).hexdigest()
     if digest != FILES[stem]:

@@ -29,6 +29,8 @@ import contextlib
 import copy
 import dataclasses
 import math
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -39,7 +41,16 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .augment import augment_batch
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    LAST,
+    START_OVER,
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    run_folder,
+    save_checkpoint,
+    set_rng_state,
+)
 from .data import FashionMNIST, load_fashion_mnist
 from .models import cifar_resnet18, d2l_resnet18
 from .profiles import device_name
@@ -79,6 +90,8 @@ AUTO_ON_OFF = ("auto", "on", "off")
 #: Settings that may differ between a run and its resumption (they do not change the
 #: result).
 RESUMABLE_CHANGES = {"resume", "progress", "live_plot", "verbose", "checkpoint_dir"}
+#: For tests only: the process kills itself (SIGKILL) after this optimiser step.
+KILL_AT_STEP_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_AT_STEP"
 
 
 def _opt(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
@@ -543,6 +556,63 @@ def train(
     n_test_avail = len(data.test_labels) if data is not None else N_TEST_FULL
     validate(cfg, n_avail, n_test_avail)
     device = resolve_device(cfg.device)
+    with contextlib.ExitStack() as stack:
+        if cfg.checkpoint_dir:  # checked, locked and cleaned before any work
+            stack.enter_context(run_folder(cfg.checkpoint_dir))
+        previous = _previous_run(cfg) if cfg.resume else None
+        return _load_and_train(cfg, data, callbacks, device, previous)
+
+
+CHECKPOINT_KEYS = (
+    "config",
+    "epoch",
+    "model",
+    "optimizer",
+    "scheduler",
+    "scaler",
+    "ema",
+    "rng",
+    "history",
+)
+
+
+def _previous_run(cfg: TrainConfig) -> dict[str, Any]:
+    """The checkpoint to resume from, after checking it was made with ``cfg``."""
+    previous = (
+        load_checkpoint(cfg.checkpoint_dir, required=CHECKPOINT_KEYS)
+        if cfg.checkpoint_dir
+        else None
+    )
+    if previous is None:
+        raise FileNotFoundError(
+            f"resume asked for, but there is no checkpoint in {cfg.checkpoint_dir!r}"
+        )
+    path = f"{cfg.checkpoint_dir}/{LAST}"
+    lacking = sorted(set(cfg.to_dict()) - set(previous["config"]))
+    if lacking:
+        raise CheckpointError(
+            f"the checkpoint {path} was made by an older version of resnet_course"
+            f" whose settings lack {', '.join(lacking)}; {START_OVER}"
+        )
+    changed = {
+        k
+        for k, v in cfg.to_dict().items()
+        if k not in RESUMABLE_CHANGES and previous["config"][k] != v
+    }
+    if changed:
+        raise ValueError(
+            f"the checkpoint in {cfg.checkpoint_dir!r} was made with other settings: "
+            + ", ".join(
+                f"{k}={previous['config'][k]!r} (now {getattr(cfg, k)!r})"
+                for k in sorted(changed)
+            )
+            + "; resume with the same settings, or start a new run in another"
+            " checkpoint_dir"
+        )
+    return previous
+
+
+def _load_and_train(cfg, data, callbacks, device, previous) -> TrainResult:
     precision = resolve_precision(cfg.precision, device)
     compile_mode = (
         cfg.compile
@@ -552,34 +622,6 @@ def train(
     channels_last = cfg.channels_last == "on" or (
         cfg.channels_last == "auto" and device.type == "cuda"
     )
-
-    previous = (
-        load_checkpoint(cfg.checkpoint_dir)
-        if (cfg.resume and cfg.checkpoint_dir)
-        else None
-    )
-    if cfg.resume and previous is None:
-        raise FileNotFoundError(
-            f"resume asked for, but there is no checkpoint in {cfg.checkpoint_dir!r}"
-        )
-    if previous is not None:
-        changed = {
-            k
-            for k, v in cfg.to_dict().items()
-            if k not in RESUMABLE_CHANGES and previous["config"].get(k) != v
-        }
-        if changed:
-            raise ValueError(
-                "the checkpoint in {!r} was made with other settings: {}; resume with"
-                " the same settings, or start a new run in another checkpoint_dir".format(
-                    cfg.checkpoint_dir,
-                    ", ".join(
-                        f"{k}={previous['config'][k]!r} (now {getattr(cfg, k)!r})"
-                        for k in sorted(changed)
-                    ),
-                )
-            )
-
     # --- data, on the device, once
     # -------------------------------------------------------
     if data is None:
@@ -726,7 +768,8 @@ def _train(
         if first_bad:
             raise NonFiniteLossError(
                 f"the training loss became NaN or infinite at step {first_bad} of"
-                f" {total_steps} (epoch {epoch + 1}); training stopped. Try a lower"
+                f" {total_steps} (epoch {epoch + 1}); training stopped at step"
+                f" {int(step_t.item())}. Try a lower"
                 f" learning rate than lr={cfg.lr}"
                 + (" or bf16/fp32 instead of fp16" if precision == "fp16" else "")
             )
@@ -779,6 +822,7 @@ def _train(
         leave=False,
     )
     seconds = hist.train_seconds[-1] if hist.train_seconds else 0.0
+    kill_at = int(os.environ.get(KILL_AT_STEP_ENV_VAR, "0") or 0)
     try:
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
@@ -797,6 +841,8 @@ def _train(
                 correct += right
                 if (b + 1) % cfg.check_every == 0:
                     check_finite(epoch)
+                if epoch * steps_per_epoch + b + 1 == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)  # the tests' hard kill
                 bar.update(1)
             check_finite(epoch)
             train_loss = loss_sum.item() / steps_per_epoch
