@@ -214,3 +214,33 @@ def test_ch2_preact_is_consistently_but_only_slightly_better():
     spread = max(mean_std(post)[1], mean_std(pre)[1])
     assert 0 < gap < 0.01, "the text calls it a gain under a point"
     assert spread < gap < 4 * spread, "the text calls it about twice the spread"
+
+
+def test_ch2_plain_stacks_stall_earlier_the_deeper_they_are(identity):
+    def fell(n):
+        half = metric(identity, "loss_at_half", kind="plain", n_blocks=n)
+        end = metric(identity, "final_loss", kind="plain", n_blocks=n)
+        return sum(1 - e / h for e, h in zip(end, half)) / len(end)
+
+    assert fell(2) > fell(8) > fell(16)
+
+
+def test_ch2_preact_starts_behind_and_ends_ahead_and_the_gap_is_the_projection_bns():
+    preact = load_result("preact")
+
+    def mean_curve(kind):
+        curves = [
+            r["curves"]["test_err"]["y"]
+            for r in preact["runs"]
+            if r["settings"]["kind"] == kind
+        ]
+        return [sum(ys) / len(ys) for ys in zip(*curves)]
+
+    post, pre = mean_curve("post-activation"), mean_curve("pre-activation")
+    assert pre[0] > post[0], "the text says pre-activation is behind after epoch 1"
+    assert all(a > b for a, b in zip(post[-3:], pre[-3:])), "not ahead at the end"
+    widths = preact["runs"][0]["settings"]["widths"]
+    gap = metric(preact, "parameters", kind="post-activation")[0] - metric(
+        preact, "parameters", kind="pre-activation"
+    )[0]
+    assert gap == 2 * (widths[1] + widths[2])
