@@ -4,10 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from resnet_course import lesion
 from resnet_course.cifar_resnet import cifar_resnet
 from resnet_course.lesion import (
     delete_blocks,
     deletable_blocks,
+    ordinary_blocks,
     random_lesion_errors,
     single_lesion_errors,
 )
@@ -77,8 +79,20 @@ def test_deleting_a_residual_block_keeps_its_shortcut():
     torch.testing.assert_close(delete_blocks(model, [1])(x), model(x))
 
 
-def test_random_lesions_delete_k_distinct_blocks():
+def test_random_lesions_delete_k_distinct_blocks(monkeypatch):
     model, x, y = model_and_data()
+    deleted = []
+
+    def recording_delete(model, indices):
+        deleted.append(list(indices))
+        return delete_blocks(model, indices)
+
+    monkeypatch.setattr(lesion, "delete_blocks", recording_delete)
     errors = random_lesion_errors(model, x, y, ks=[0, 2, 4], trials=3)
     assert [len(errors[k]) for k in (0, 2, 4)] == [1, 3, 1]
     assert all(0 <= e <= 1 for v in errors.values() for e in v)
+    assert [len(d) for d in deleted] == [0, 2, 2, 2, 4]
+    for indices in deleted:
+        assert len(set(indices)) == len(indices), f"a block was drawn twice: {indices}"
+        assert set(indices) <= set(ordinary_blocks(model))
+    assert len({tuple(sorted(d)) for d in deleted[1:4]}) > 1, "the draws are not random"

@@ -24,7 +24,12 @@ def test_loopback_connections_still_work():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
+    server.settimeout(5)  # a connect that only pretends fails here, not by hanging
     client = socket.socket()
-    client.connect(server.getsockname())
-    client.close()
-    server.close()
+    client.settimeout(5)
+    client.connect(server.getsockname())  # the guard lets loopback through
+    peer, _ = server.accept()
+    client.sendall(b"ping")
+    assert peer.recv(4) == b"ping", "no data came through the loopback connection"
+    for s in (peer, client, server):
+        s.close()
