@@ -244,3 +244,8 @@ def test_ch2_preact_starts_behind_and_ends_ahead_and_the_gap_is_the_projection_b
         preact, "parameters", kind="pre-activation"
     )[0]
     assert gap == 2 * (widths[1] + widths[2])
+
+
+def test_ch3_residual_training_error_rises_with_depth_as_the_text_admits(ratios):
+    err = [stats(ratios, kind="residual", blocks=n)[0] for n in (8, 32, 128)]
+    assert err[0] < err[1] < err[2]
