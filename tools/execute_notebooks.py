@@ -6,7 +6,7 @@
 
 The profile is passed to the kernel through RESNET_COURSE_PROFILE; the notebooks print
 it in their first output, so a reader can tell what produced what they see.  Prints the
-wall time of each notebook; ``--record results/execution/cpu.json`` also stores them
+wall time of each notebook; ``--record results/execution.json`` also stores them
 (with the machine, torch and commit) for BENCHMARKS.md.
 """
 
@@ -47,25 +47,25 @@ def execute(path: Path, profile: str | None, timeout: int) -> float:
 
 
 def record(path: Path, notebook: Path, seconds: float, profile: str | None) -> None:
-    """Add (or replace) one notebook's wall time in the JSON file ``path``."""
+    """Add (or replace) one notebook's wall time under its profile in the JSON file
+    ``path`` (``results/execution.json``: ``{profile: {notebook: {...}}}``)."""
     import json
 
     import torch
 
     from resnet_course.profiles import device_name
-    from resnet_course.results import git_commit
+    from resnet_course.results import git_commit, write_json_atomically
 
-    data = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
-    data["notebooks"][notebook.name] = {
+    profile = profile or os.environ.get("RESNET_COURSE_PROFILE", "default")
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(profile, {})[notebook.name] = {
         "seconds": round(seconds, 1),
-        "profile": profile or os.environ.get("RESNET_COURSE_PROFILE", "default"),
         "date": time.strftime("%Y-%m-%d"),
-        "device": device_name(),
+        "device": device_name("cpu"),
         "torch": torch.__version__,
         "commit": git_commit(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    write_json_atomically(data, path)
 
 
 def main() -> None:
