@@ -199,8 +199,8 @@ def experiment_table() -> str:
     """``--help``'s list: every experiment, its chapter and its expected minutes."""
     head = f"{'experiment':17s} {'chapter':22s} " + " ".join(f"{s:>6s}" for s in SIZES)
     lines = [
-        "experiments (expected minutes on 2 CPU cores, 3 seeds; the gpu",
-        "column on a GPU):",
+        "experiments (minutes on 2 CPU cores, 3 seeds; long: as measured for",
+        "results/, one thread per process; gpu: an estimate, not yet measured):",
         "",
         head,
     ]

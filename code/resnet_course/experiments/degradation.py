@@ -138,7 +138,7 @@ MLP = Experiment(
     },
     plan=plan,
     run=run,
-    minutes={"smoke": 0.1, "cpu": 4, "long": 25, "gpu": 60},
+    minutes={"smoke": 0.1, "cpu": 4, "long": 15, "gpu": 60},
 )
 
 _CNN_COMMON = dict(

@@ -103,5 +103,5 @@ GRADIENT_RATIOS = Experiment(
     },
     plan=plan,
     run=run,
-    minutes={"smoke": 0.05, "cpu": 2, "long": 15, "gpu": 5},
+    minutes={"smoke": 0.05, "cpu": 2, "long": 19, "gpu": 5},
 )

@@ -77,5 +77,5 @@ IDENTITY = Experiment(
     },
     plan=plan,
     run=run,
-    minutes={"smoke": 0.05, "cpu": 2, "long": 12, "gpu": 5},
+    minutes={"smoke": 0.05, "cpu": 2, "long": 37, "gpu": 5},
 )

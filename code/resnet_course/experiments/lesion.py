@@ -163,5 +163,5 @@ LESION = Experiment(
     },
     plan=plan,
     run=run,
-    minutes={"smoke": 0.1, "cpu": 3, "long": 25, "gpu": 10},
+    minutes={"smoke": 0.1, "cpu": 3, "long": 41, "gpu": 10},
 )

@@ -118,5 +118,5 @@ PREACT = Experiment(
     },
     plan=plan,
     run=run,
-    minutes={"smoke": 0.05, "cpu": 2, "long": 25, "gpu": 15},
+    minutes={"smoke": 0.05, "cpu": 2, "long": 33, "gpu": 15},
 )

@@ -140,7 +140,7 @@ ABLATION = Experiment(
     },
     plan=ablation_plan,
     run=ablation_run,
-    minutes={"smoke": 0.3, "cpu": 4, "long": 45, "gpu": 8},
+    minutes={"smoke": 0.3, "cpu": 4, "long": 79, "gpu": 8},
 )
 
 FINAL = Experiment(
@@ -172,5 +172,5 @@ FINAL = Experiment(
     },
     plan=final_plan,
     run=final_run,
-    minutes={"smoke": 0.2, "cpu": 2, "long": 15, "gpu": 6},
+    minutes={"smoke": 0.2, "cpu": 2, "long": 18, "gpu": 6},
 )
