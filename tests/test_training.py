@@ -7,7 +7,6 @@ from torch import nn
 from resnet_course.training import (
     NonFiniteLossError,
     evaluate,
-    random_crop_flip,
     train_classifier,
 )
 
@@ -64,18 +63,3 @@ def test_invalid_settings_fail_before_training():
         train_classifier(model, x, y, x, y, epochs=0)
     with pytest.raises(ValueError, match="larger than the training set"):
         train_classifier(model, x, y, x, y, epochs=1, batch_size=1000)
-
-
-def test_crop_flip_keeps_shape_and_pixels():
-    torch.manual_seed(0)
-    x = torch.rand(8, 1, 6, 6)
-    out = random_crop_flip(x, pad=2)
-    assert out.shape == x.shape
-    # every output pixel is either padding (0) or a pixel of the same image
-    for i in range(8):
-        values = set(x[i].flatten().tolist()) | {0.0}
-        assert set(out[i].flatten().tolist()) <= values
-    # with no padding the only change is an optional horizontal flip
-    out0 = random_crop_flip(x, pad=0)
-    for i in range(8):
-        assert torch.equal(out0[i], x[i]) or torch.equal(out0[i], x[i].flip(2))

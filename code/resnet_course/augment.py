@@ -1,10 +1,9 @@
 """Batched augmentation on the device: every image of a batch at once, no per-image
 Python.
 
-Random crop with padding and horizontal flip are
-:func:`resnet_course.training.random_crop_flip`; this module adds random erasing (Zhong
-et al. 2017) and :func:`augment_batch`, which applies the augmentations a
-:class:`~resnet_course.trainer.TrainConfig` asks for.
+A random crop after padding with a horizontal flip (:func:`random_crop_flip`), random
+erasing (Zhong et al. 2017), and :func:`augment_batch`, which applies the augmentations
+a :class:`~resnet_course.train_config.TrainConfig` asks for.
 """
 
 from __future__ import annotations
@@ -12,8 +11,24 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn import functional as F
 
-from .training import random_crop_flip
+
+def random_crop_flip(x: torch.Tensor, pad: int = 2) -> torch.Tensor:
+    """Batched augmentation: a random crop after zero-padding by ``pad``, and a random
+    flip."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, :]
+    out = padded[
+        torch.arange(n, device=x.device)[:, None, None], :, rows, cols
+    ]  # n,h,w,c
+    out = out.permute(0, 3, 1, 2)
+    flip = torch.rand(n, device=x.device) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
 def random_erasing(

@@ -17,320 +17,46 @@ data is of ours).
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import math
-import re
 import time
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
-from .profiles import device_name, pick
-from .trainer import History, TrainConfig, resolve_device, train, validate
-
-TARGET = 0.914
-
-#: d2l's recipe, as d2l's chapter on ResNet runs it.
-D2L_RECIPE = dict(epochs=10, batch_size=256, lr=0.05, resize=96)
-
-#: Our two recipes (CIFAR-style ResNet-18 at native 28 px).  lr is the peak for batch
-#: 512.
-RECIPES: dict[str, dict[str, Any]] = {
-    "fast": dict(
-        model="cifar_resnet18",
-        epochs=4,
-        batch_size=512,
-        lr=0.4,
-        schedule="onecycle",
-        warmup=0.2,
-        label_smoothing=0.1,
-        weight_decay=5e-4,
-        augment=True,
-        crop_pad=2,
-        random_erasing=0.0,
-        ema=0.0,
-        tta=True,
-    ),
-    "best": dict(
-        model="cifar_resnet18",
-        epochs=50,
-        batch_size=512,
-        lr=0.4,
-        schedule="onecycle",
-        warmup=0.2,
-        label_smoothing=0.1,
-        weight_decay=5e-4,
-        augment=True,
-        crop_pad=2,
-        random_erasing=0.5,
-        ema=0.999,
-        tta=True,
-    ),
-}
-
-
-def sizes(profile: str | None = None) -> dict[str, Any]:
-    """How big each run is in a profile: the full benchmark on a GPU, subsets on the
-    CPU."""
-    full = dict(
-        n_train=0,
-        n_test=0,
-        width=64,
-        d2l_epochs=10,
-        fast_epochs=RECIPES["fast"]["epochs"],
-        best_epochs=RECIPES["best"]["epochs"],
-        batch_size=512,
-        d2l_workers=4,
-        d2l_batch=256,
-    )
-    small = dict(
-        n_train=2048,
-        n_test=1000,
-        width=16,
-        d2l_epochs=2,
-        fast_epochs=4,
-        best_epochs=8,
-        batch_size=128,
-        d2l_workers=0,
-        d2l_batch=256,
-    )
-    tiny = dict(
-        n_train=256,
-        n_test=256,
-        width=8,
-        d2l_epochs=1,
-        fast_epochs=1,
-        best_epochs=1,
-        batch_size=64,
-        d2l_workers=0,
-        d2l_batch=32,
-    )
-    if profile is not None:
-        return {"smoke": tiny, "cpu": small, "gpu": full}[profile]
-    return pick(smoke=tiny, cpu=small, gpu=full)
-
-
-@dataclass
-class BenchRow:
-    """One recipe's figures.  ``time_to_target`` is None when the run never reached
-    it."""
-
-    recipe: str
-    device: str
-    model: str
-    pixels: int
-    epochs: int
-    n_train: int
-    n_test: int
-    seed: int
-    time_to_target: float | None
-    final_acc: float
-    images_per_second: float
-    train_seconds: float
-    wall_seconds: float
-    warmup_seconds: float
-    peak_memory_gb: float | None
-    precision: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class _TimedIterable:
-    """Wraps a DataLoader and adds up the time spent waiting for its batches."""
-
-    def __init__(self, loader):
-        self.loader, self.seconds = loader, 0.0
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self):
-        it = iter(self.loader)
-        while True:
-            t0 = time.perf_counter()
-            try:
-                batch = next(it)
-            except StopIteration:
-                return
-            finally:
-                self.seconds += time.perf_counter() - t0
-            yield batch
-
-
-def run_d2l_baseline(
-    epochs: int = 10,
-    batch_size: int = 256,
-    lr: float = 0.05,
-    resize: int = 96,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    device: torch.device | str | None = None,
-    num_workers: int = 0,
-    seed: int = 0,
-) -> tuple[History, dict[str, Any]]:
-    """Run ``d2l.train_ch6`` on ``d2l_resnet18`` exactly as d2l does, and record what it
-    does.
-
-    d2l's plot is replaced by a recorder (the chapter draws the curves itself) and its
-    per-epoch test accuracy is timed.  Returns a :class:`History` (no test loss: d2l
-    does not compute one) and extras: wall time, seconds spent testing and loading,
-    d2l's own printout.
-    """
-    from d2l import torch as d2l
-
-    from .data import fashion_mnist_dataloaders
-    from .models import d2l_resnet18
-
-    device = torch.device(device) if device is not None else resolve_device("auto")
-    torch.manual_seed(seed)
-    train_iter, test_iter = fashion_mnist_dataloaders(
-        batch_size, resize, n_train=n_train, n_test=n_test, num_workers=num_workers
-    )
-    if len(train_iter) < 5:
-        raise ValueError(
-            "d2l's train_ch6 needs at least 5 batches per epoch, but"
-            f" {len(train_iter.dataset)} images make {len(train_iter)} batches of"
-            f" {batch_size}; use more images or a smaller batch"
-        )
-    timed = _TimedIterable(train_iter)
-    net = d2l_resnet18()
-    points: list[tuple[float, tuple]] = []
-    tests: list[tuple[float, float, float]] = []  # (accuracy, start, end)
-    original_eval, original_animator = d2l.evaluate_accuracy_gpu, d2l.Animator
-
-    class Recorder:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def add(self, x, y):
-            points.append((x, y))
-
-    def timed_eval(net, data_iter, device=None):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        acc = original_eval(net, data_iter, device)
-        tests.append((acc, t0, time.perf_counter()))
-        return acc
-
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    out = io.StringIO()
-    d2l.evaluate_accuracy_gpu, d2l.Animator = timed_eval, Recorder
-    start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(out):
-            d2l.train_ch6(net, timed, test_iter, epochs, lr, device)
-    finally:
-        d2l.evaluate_accuracy_gpu, d2l.Animator = original_eval, original_animator
-    wall = time.perf_counter() - start
-    hist = History(
-        images_per_epoch=len(train_iter.dataset),
-        device=device_name(device),
-        precision="fp32",
-        compile="none",
-    )
-    tested = 0.0
-    for epoch, (acc, t0, t1) in enumerate(tests, start=1):
-        train_points = [
-            y for x, y in points if y[0] is not None and epoch - 1 < x <= epoch
-        ]
-        hist.epoch.append(epoch)
-        hist.train_loss.append(float(train_points[-1][0]))
-        hist.train_acc.append(float(train_points[-1][1]))
-        hist.test_loss.append(math.nan)
-        hist.test_acc.append(float(acc))
-        hist.lr.append(lr)
-        hist.train_seconds.append(t0 - start - tested)
-        tested += t1 - t0
-    if device.type == "cuda":
-        hist.peak_memory_bytes = torch.cuda.max_memory_allocated(device)
-    printed = out.getvalue()
-    match = re.search(r"([\d.]+) examples/sec", printed)
-    extras = {
-        "wall_seconds": wall,
-        "test_seconds": tested,
-        "loading_seconds": timed.seconds,
-        "d2l_printout": printed.strip(),
-        "d2l_examples_per_sec": float(match[1]) if match else None,
-    }
-    return hist, extras
-
-
-def _row(
-    recipe: str,
-    hist: History,
-    wall: float,
-    model: str,
-    pixels: int,
-    n_train: int,
-    n_test: int,
-    seed: int,
-) -> BenchRow:
-    return BenchRow(
-        recipe=recipe,
-        device=hist.device,
-        model=model,
-        pixels=pixels,
-        epochs=len(hist.epoch),
-        n_train=n_train,
-        n_test=n_test,
-        seed=seed,
-        time_to_target=hist.time_to(TARGET),
-        final_acc=hist.final_test_acc,
-        images_per_second=hist.images_per_second,
-        train_seconds=hist.train_seconds[-1],
-        wall_seconds=wall,
-        warmup_seconds=hist.warmup_seconds,
-        peak_memory_gb=hist.peak_memory_bytes / 1e9 if hist.peak_memory_bytes else None,
-        precision=hist.precision,
-    )
-
-
-def recipe_config(name: str, **overrides: Any) -> TrainConfig:
-    """:data:`RECIPES` ``name`` as a :class:`TrainConfig`, adapted to the run's size.
-
-    The recipes are tuned for the full training set at batch 512.  With another batch
-    size the learning rate is scaled linearly (Goyal et al. 2017); with fewer optimiser
-    steps the EMA's horizon, ``1 / (1 - decay)`` steps, shrinks in proportion, so it
-    always averages over the same fraction of the run.
-    """
-    recipe = {**RECIPES[name], "checkpoint_dir": "", **overrides}
-    batch = recipe["batch_size"]
-    if "lr" not in overrides:
-        recipe["lr"] = RECIPES[name]["lr"] * batch / 512
-    if recipe["ema"] > 0 and "ema" not in overrides:
-        steps = recipe["epochs"] * ((recipe.get("n_train") or 60_000) // batch)
-        reference = RECIPES[name]["epochs"] * (60_000 // 512)
-        horizon = steps / reference / (1 - RECIPES[name]["ema"])
-        recipe["ema"] = 1 - 1 / max(horizon, 10.0)
-    return TrainConfig(**recipe)
-
-
-#: Leave-one-out ablation of the best recipe: each entry removes one ingredient.
-ABLATION: dict[str, dict[str, Any]] = {
-    "constant learning rate (no one-cycle)": dict(schedule="constant", warmup=0.0),
-    "plain momentum (no Nesterov)": dict(nesterov=False),
-    "no label smoothing": dict(label_smoothing=0.0),
-    "no weight decay": dict(weight_decay=0.0),
-    "no crop and flip": dict(augment=False),
-    "no random erasing": dict(random_erasing=0.0),
-}
+from .bench_report import (  # noqa: F401 -- the report, importable from here too
+    BenchRow,
+    _row,
+    format_row,
+    markdown_table,
+    summary,
+    write_json,
+)
+from .d2l_baseline import run_d2l_baseline
+from .data import N_TEST_FULL, N_TRAIN_FULL
+from .history import History
+from .profiles import device_name, resolve_device
+from .recipes import (  # noqa: F401 -- the recipes, importable from here too
+    ABLATION,
+    D2L_RECIPE,
+    RECIPES,
+    TARGET,
+    recipe_config,
+    sizes,
+)
+from .run_state import Prepared
+from .train_config import validate
+from .trainer import train
+from .training import evaluate
 
 
 def accuracy(
     net, images: torch.Tensor, labels: torch.Tensor, tta: bool = True
 ) -> float:
     """Test accuracy of ``net`` (raw 28-px images in, logits out), in fp32."""
-    from .trainer import predict
+    from .run_state import FlipTTA
 
-    return (
-        (predict(net, images, tta=tta).argmax(1) == labels.cpu()).float().mean().item()
-    )
+    device = next(net.parameters()).device
+    tester = FlipTTA(net).eval() if tta else net
+    return 1.0 - evaluate(tester, images.to(device), labels.to(device))[1]
 
 
 def run_ablation(
@@ -344,8 +70,6 @@ def run_ablation(
     noise.  Returns rows ``{"ablation", "test_acc", "delta", "train_seconds",
     "warmup_seconds"}``.
     """
-    from .trainer import Prepared
-
     n_test = overrides.get("n_test") or len(data.test_labels)
     x_test, y_test = data.test_images[:n_test], data.test_labels[:n_test]
     rows: list[dict[str, Any]] = []
@@ -446,39 +170,11 @@ def run_bench(
     rows: list[BenchRow] = []
     log(
         f"bench on {device_name(dev)}, torch {torch.__version__}, profile"
-        f" {profile or 'default'}: {n_train or 60000} training and {n_test or 10000}"
-        " test images"
+        f" {profile or 'default'}: {n_train or N_TRAIN_FULL} training and"
+        f" {n_test or N_TEST_FULL} test images"
     )
     if "d2l" in recipes:
-        log(
-            f"d2l: train_ch6, d2l_resnet18, {D2L_RECIPE['resize']} px, batch"
-            f" {size['d2l_batch']}, lr {D2L_RECIPE['lr']}, {size['d2l_epochs']}"
-            " epochs ..."
-        )
-        hist, extras = run_d2l_baseline(
-            size["d2l_epochs"],
-            size["d2l_batch"],
-            D2L_RECIPE["lr"],
-            D2L_RECIPE["resize"],
-            n_train,
-            n_test,
-            dev,
-            size["d2l_workers"],
-        )
-        log("  d2l printed: " + extras["d2l_printout"].replace("\n", " | "))
-        rows.append(
-            _row(
-                "d2l",
-                hist,
-                extras["wall_seconds"] - extras["test_seconds"],
-                "d2l_resnet18",
-                D2L_RECIPE["resize"],
-                n_train or 60000,
-                n_test or 10000,
-                0,
-            )
-        )
-        log("  " + format_row(rows[-1]))
+        rows.append(run_d2l_row(size, dev, log))
     data = load_fashion_mnist(dev, n_train=n_train, n_test=n_test)
     if "fast" in recipes:
         log(f"fast: {epochs['fast']} epochs ...")
@@ -496,87 +192,34 @@ def run_bench(
     return rows
 
 
-def _fmt(value: float | None, spec: str, missing: str = "not reached") -> str:
-    return missing if value is None else format(value, spec)
-
-
-def format_row(row: BenchRow) -> str:
-    reached = (
-        "not reached" if row.time_to_target is None else f"{row.time_to_target:.1f} s"
+def run_d2l_row(size: dict[str, Any], device: torch.device, log=print) -> BenchRow:
+    """d2l's recipe (:data:`D2L_RECIPE`) at the sizes of a profile, as a row."""
+    log(
+        f"d2l: train_ch6, d2l_resnet18, {D2L_RECIPE['resize']} px, batch"
+        f" {size['d2l_batch']}, lr {D2L_RECIPE['lr']}, {size['d2l_epochs']}"
+        " epochs ..."
     )
-    return (
-        f"{row.recipe:5s} seed {row.seed}: time to {TARGET:.1%} {reached}, final test"
-        f" acc {row.final_acc:.4f}, {row.images_per_second:,.0f} images/s, peak GPU"
-        f" memory {_fmt(row.peak_memory_gb, '.2f', 'n/a')} GB, warm-up"
-        f" {row.warmup_seconds:.1f} s, training {row.train_seconds:.1f} s"
+    n_train, n_test = size["n_train"] or None, size["n_test"] or None
+    hist, extras = run_d2l_baseline(
+        size["d2l_epochs"],
+        size["d2l_batch"],
+        D2L_RECIPE["lr"],
+        D2L_RECIPE["resize"],
+        n_train,
+        n_test,
+        device,
+        size["d2l_workers"],
     )
-
-
-def markdown_table(rows: list[BenchRow]) -> str:
-    """The rows as a Markdown table (what BENCHMARKS.md records), plus a mean over seeds
-    of 'best'."""
-    head = (
-        "| recipe | seed | device | model, px | epochs | train/test images | time to"
-        " 91.4 % (s) | final test acc | images/s | training (s) | warm-up (s) | peak"
-        " GPU mem (GB) | precision"
-        " |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    log("  d2l printed: " + extras["d2l_printout"].replace("\n", " | "))
+    row = _row(
+        "d2l",
+        hist,
+        extras["wall_seconds"] - extras["test_seconds"],
+        "d2l_resnet18",
+        D2L_RECIPE["resize"],
+        n_train or N_TRAIN_FULL,
+        n_test or N_TEST_FULL,
+        0,
     )
-    lines = [
-        f"| {r.recipe} | {r.seed} | {r.device} | {r.model}, {r.pixels} | {r.epochs} |"
-        f" {r.n_train}/{r.n_test} | {_fmt(r.time_to_target, '.1f')} | {r.final_acc:.4f}"
-        f" | {r.images_per_second:,.0f} | {r.train_seconds:.1f} |"
-        f" {r.warmup_seconds:.1f} | {_fmt(r.peak_memory_gb, '.2f', 'n/a')} |"
-        f" {r.precision} |"
-        for r in rows
-    ]
-    best = [r.final_acc for r in rows if r.recipe == "best"]
-    tail = ""
-    if len(best) > 1:
-        mean = sum(best) / len(best)
-        sd = (sum((a - mean) ** 2 for a in best) / (len(best) - 1)) ** 0.5
-        tail = (
-            f"\n\nbest: mean final-epoch test accuracy over {len(best)} seeds"
-            f" {mean:.4f} ± {sd:.4f} (sd)\n"
-        )
-    return head + "\n".join(lines) + tail
-
-
-def summary(rows: list[BenchRow]) -> str:
-    """A few sentences comparing the recipes (speed-up to the target, accuracy)."""
-    out = []
-    d2l = next((r for r in rows if r.recipe == "d2l"), None)
-    fast = next((r for r in rows if r.recipe == "fast"), None)
-    if d2l and fast:
-        out.append(
-            f"images/s: ours {fast.images_per_second:,.0f} vs d2l"
-            f" {d2l.images_per_second:,.0f}"
-            f" ({fast.images_per_second / d2l.images_per_second:.1f}x)"
-        )
-        if "(width 64)" not in fast.model:
-            out.append(
-                f"note: ours is {fast.model} at {fast.pixels} px, d2l's is {d2l.model}"
-                f" at {d2l.pixels} px at full width: different networks, so this is no"
-                " like-for-like speed comparison"
-            )
-        if d2l.time_to_target and fast.time_to_target:
-            out.append(
-                f"time to {TARGET:.1%}: ours {fast.time_to_target:.1f} s vs d2l"
-                f" {d2l.time_to_target:.1f} s"
-                f" ({d2l.time_to_target / fast.time_to_target:.1f}x faster)"
-            )
-        else:
-            out.append(
-                f"time to {TARGET:.1%}: d2l {_fmt(d2l.time_to_target, '.1f')}, ours"
-                f" {_fmt(fast.time_to_target, '.1f')} (on this subset the target may be"
-                " out of reach)"
-            )
-    return "\n".join(out)
-
-
-def write_json(
-    rows: list[BenchRow], path: str, meta: dict[str, Any] | None = None
-) -> None:
-    with open(path, "w") as f:
-        json.dump(
-            {"meta": meta or {}, "rows": [r.as_dict() for r in rows]}, f, indent=2
-        )
+    log("  " + format_row(row))
+    return row

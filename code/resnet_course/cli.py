@@ -154,7 +154,7 @@ def _add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) 
     """One flag per TrainConfig field: --batch-size 512, --augment/--no-augment, ..."""
     import dataclasses
 
-    from .trainer import TrainConfig
+    from .train_config import TrainConfig
 
     defaults = defaults or {}
     for f in dataclasses.fields(TrainConfig):
@@ -193,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="folder holding the four IDX files (default: search)")
     p.set_defaults(func=cmd_data)
 
+    _add_train_parser(sub)
+    _add_bench_parser(sub)
+    from .reproduce import add_parser as add_reproduce_parser  # owned by reproduce.py
+
+    add_reproduce_parser(sub)
+    return parser
+
+
+def _add_train_parser(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train ResNet-18 on Fashion-MNIST (checkpoints every epoch)",
@@ -215,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
+
+def _add_bench_parser(sub) -> None:
     p = sub.add_parser(
         "bench",
         help="d2l's recipe and ours side by side on one device",
@@ -265,10 +276,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_bench)
-    from .reproduce import add_parser as add_reproduce_parser  # owned by reproduce.py
-
-    add_reproduce_parser(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,9 @@ FILES = {
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
 SPLITS = {"train": "train", "test": "t10k"}
+N_TRAIN_FULL, N_TEST_FULL = 60_000, 10_000
+#: Mean and standard deviation of Fashion-MNIST's training pixels (in [0, 1]).
+MEAN, STD = 0.2860, 0.3530
 CLASSES = (
     "T-shirt/top",
     "Trouser",

@@ -8,6 +8,8 @@ average pooling and a linear classifier.  It expects single-channel images
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -109,3 +111,17 @@ def cifar_resnet18(
     model = nn.Sequential(layers)
     init_weights(model, zero_init_residual)
     return model
+
+
+#: The networks the trainer can build, by name: ``MODELS[name](width)``.
+MODELS: dict[str, Callable[[int], nn.Module]] = {
+    "cifar_resnet18": lambda width: cifar_resnet18(width=width),
+    "d2l_resnet18": lambda width: d2l_resnet18(),  # its width is fixed
+}
+
+
+def build_model(name: str, width: int = 64) -> nn.Module:
+    """A fresh network by name (see :data:`MODELS`)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name](width)

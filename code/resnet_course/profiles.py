@@ -48,12 +48,29 @@ def pick(smoke: T, cpu: T, gpu: T) -> T:
     return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[current_profile()]
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """The device a setting names: ``cpu``, ``cuda``, ``cuda:N``, or ``auto`` (``cuda``
+    when available, else ``cpu``); ``ValueError`` for anything else or a missing GPU.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in {"cpu", "cuda"}:
+        raise ValueError(f"device must be cpu, cuda, cuda:N or auto, got {name!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r} asked for, but CUDA is not available; use --device cpu"
+        )
+    return device
+
+
 def default_device() -> torch.device:
     """``cuda`` when available, else ``cpu`` (the smoke profile always runs on the
     CPU)."""
-    if current_profile() != "smoke" and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+    return resolve_device("cpu" if current_profile() == "smoke" else "auto")
 
 
 def device_name(device: torch.device | str | None = None) -> str:

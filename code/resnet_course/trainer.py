@@ -17,22 +17,26 @@ What makes it accurate: a one-cycle learning rate, Nesterov SGD, label smoothing
 decay on weights only, and optionally random erasing, an EMA of the weights and flip
 test-time augmentation.
 
-A checkpoint is written atomically after every epoch (model, optimiser, scheduler,
-scaler, EMA, random states, history), so ``resume=True`` continues a killed run -- and,
-on the CPU in deterministic mode, ends with the very same weights as a run that was
-never interrupted.
+A checkpoint is written atomically after every epoch (the whole
+:class:`~resnet_course.run_state.RunState`: model, optimiser, scheduler, scaler, EMA,
+random states, history), so ``resume=True`` continues a killed run -- and, on the CPU in
+deterministic mode, ends with the very same weights as a run that was never interrupted.
+
+This module is the loop: :func:`train_step` (one optimiser step), :func:`warm_up`,
+:func:`fit` (the epochs) and :func:`train`, which checks the settings, claims the
+checkpoint folder and loads the data first. The settings are in
+:mod:`~resnet_course.train_config`, the run's state in :mod:`~resnet_course.run_state`,
+the record and its plot in :mod:`~resnet_course.history`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
-import math
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -46,14 +50,16 @@ from .checkpoint import (
     START_OVER,
     CheckpointError,
     load_checkpoint,
-    rng_state,
     run_folder,
     save_checkpoint,
-    set_rng_state,
 )
-from .data import FashionMNIST, load_fashion_mnist
-from .models import cifar_resnet18, d2l_resnet18
-from .profiles import device_name
+from .data import MEAN, N_TEST_FULL, N_TRAIN_FULL, STD, FashionMNIST, load_fashion_mnist
+from .history import History, LivePlot, in_jupyter, plot_history
+from .models import MODELS, build_model
+from .profiles import resolve_device
+from .run_state import EMA, FlipTTA, Prepared, RunState
+from .schedule import lr_factor
+from .train_config import RESUMABLE_CHANGES, TrainConfig, resolve_precision, validate
 from .training import NonFiniteLossError, evaluate
 
 __all__ = [
@@ -61,180 +67,23 @@ __all__ = [
     "History",
     "TrainResult",
     "train",
+    "train_step",
+    "evaluate",
     "build_model",
     "predict",
     "plot_history",
     "NonFiniteLossError",
     "MODELS",
 ]
+# Also importable from here, where they used to live: MEAN, STD, N_TRAIN_FULL,
+# N_TEST_FULL, EMA, FlipTTA, Prepared, lr_factor, resolve_device, resolve_precision.
+_MOVED = (MEAN, STD, N_TRAIN_FULL, N_TEST_FULL, EMA, FlipTTA, Prepared, lr_factor)
+_MOVED += (resolve_device, resolve_precision)
 
-#: Mean and standard deviation of Fashion-MNIST's training pixels (in [0, 1]).
-MEAN, STD = 0.2860, 0.3530
-N_TRAIN_FULL, N_TEST_FULL = 60_000, 10_000
-
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "cifar_resnet18": lambda width: cifar_resnet18(width=width),
-    "d2l_resnet18": lambda width: d2l_resnet18(),
-}
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-COMPILE_MODES = (
-    "auto",
-    "none",
-    "default",
-    "reduce-overhead",
-    "max-autotune",
-    "max-autotune-no-cudagraphs",
-)
-SCHEDULES = ("onecycle", "cosine", "constant")
-AUTO_ON_OFF = ("auto", "on", "off")
-#: Settings that may differ between a run and its resumption (they do not change the
-#: result).
-RESUMABLE_CHANGES = {"resume", "progress", "live_plot", "verbose", "checkpoint_dir"}
 #: For tests only: the process kills itself (SIGKILL) after this optimiser step.
 KILL_AT_STEP_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_AT_STEP"
-
-
-def _opt(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices})
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a training run; each is also a flag of ``python -m resnet_course
-    train``."""
-
-    model: str = _opt("cifar_resnet18", "network", tuple(MODELS))
-    width: int = _opt(
-        64,
-        "channels of the first stage of cifar_resnet18 (64 = ResNet-18; "
-        "ignored by d2l_resnet18)",
-    )
-    resize: int = _opt(
-        0,
-        "upsample images to this many pixels on the device (0 = native 28; "
-        "d2l's recipe uses 96)",
-    )
-    epochs: int = _opt(8, "passes over the training set")
-    batch_size: int = _opt(512, "images per optimiser step")
-    lr: float = _opt(
-        0.4, "peak learning rate (0.4 suits batch 512; scale it with the batch size)"
-    )
-    momentum: float = _opt(0.9, "SGD momentum (0 = plain SGD)")
-    nesterov: bool = _opt(True, "Nesterov momentum")
-    weight_decay: float = _opt(
-        5e-4, "L2 weight decay on conv/linear weights (not on BN or biases)"
-    )
-    schedule: str = _opt(
-        "onecycle",
-        "learning-rate schedule: linear warm-up then linear decay to 0 "
-        "(onecycle), warm-up then cosine, or constant",
-        SCHEDULES,
-    )
-    warmup: float = _opt(
-        0.2, "fraction of the steps spent warming the learning rate up"
-    )
-    label_smoothing: float = _opt(0.1, "label smoothing of the cross-entropy")
-    augment: bool = _opt(True, "random crop (after padding) and horizontal flip")
-    crop_pad: int = _opt(2, "zero padding before the random crop, in pixels")
-    random_erasing: float = _opt(
-        0.0, "probability of erasing a random rectangle (0 = off)"
-    )
-    ema: float = _opt(
-        0.0,
-        "decay per step of an exponential moving average of the weights, "
-        "used for testing (0 = off; try 0.999)",
-    )
-    tta: bool = _opt(
-        True, "test-time augmentation: average the logits of an image and its mirror"
-    )
-    precision: str = _opt(
-        "auto",
-        "arithmetic: auto = bf16 on GPUs that have it, fp16 with a "
-        "gradient scaler on older ones (T4), fp32 on the CPU",
-        PRECISIONS,
-    )
-    channels_last: str = _opt(
-        "auto", "channels_last memory format (auto = on with CUDA)", AUTO_ON_OFF
-    )
-    compile: str = _opt(
-        "auto",
-        "torch.compile mode (auto = default with CUDA, none on the CPU; "
-        "reduce-overhead adds CUDA graphs)",
-        COMPILE_MODES,
-    )
-    warmup_steps: int = _opt(
-        3,
-        "training steps run (and undone) before training to compile and "
-        "tune kernels; timed separately. Run on CUDA or when compiling",
-    )
-    seed: int = _opt(0, "random seed (model, shuffling, augmentation)")
-    deterministic: bool = _opt(
-        False, "deterministic algorithms only (bit-identical reruns on the CPU)"
-    )
-    n_train: int = _opt(0, "train on the first n training images (0 = all 60,000)")
-    n_test: int = _opt(0, "test on the first n test images (0 = all 10,000)")
-    eval_batch_size: int = _opt(1000, "images per batch when testing")
-    device: str = _opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
-    checkpoint_dir: str = _opt(
-        "checkpoints", "folder for the per-epoch checkpoint ('' = none)"
-    )
-    resume: bool = _opt(False, "continue the run whose checkpoint is in checkpoint_dir")
-    check_every: int = _opt(25, "steps between checks for a non-finite loss")
-    target_acc: float = _opt(0.914, "test accuracy whose time-to-reach is reported")
-    progress: bool = _opt(True, "tqdm progress bar")
-    live_plot: bool = _opt(
-        False, "redraw loss and accuracy after every epoch (in Jupyter)"
-    )
-    verbose: bool = _opt(False, "print one line per epoch")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class History:
-    """What a run measured, one entry per epoch; ``train_seconds`` is cumulative.
-
-    Training time counts the steps (data indexing and augmentation included), not
-    testing and not the warm-up, which is ``warmup_seconds``.
-    """
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    train_seconds: list[float] = field(default_factory=list)
-    images_per_epoch: int = 0
-    warmup_seconds: float = 0.0
-    peak_memory_bytes: int = 0
-    device: str = ""
-    precision: str = ""
-    compile: str = ""
-
-    @property
-    def final_test_acc(self) -> float:
-        return self.test_acc[-1]
-
-    @property
-    def images_per_second(self) -> float:
-        return len(self.epoch) * self.images_per_epoch / self.train_seconds[-1]
-
-    def time_to(self, accuracy: float) -> float | None:
-        """Training seconds until the end of the first epoch with test accuracy >=
-        ``accuracy``."""
-        for acc, seconds in zip(self.test_acc, self.train_seconds):
-            if acc >= accuracy:
-                return seconds
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
-        return cls(**d)
+#: What a checkpoint must hold to be resumed from.
+CHECKPOINT_KEYS = ("format", "config", *RunState.STATE_KEYS)
 
 
 @dataclass
@@ -248,212 +97,53 @@ class TrainResult:
     config: TrainConfig
 
 
-class Prepared(nn.Module):
-    """Normalise, optionally upsample, and set the memory format, then run ``model``."""
+def train_step(
+    state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch ``(x, y)``: augment, forward and loss in mixed
+    precision, backward through the gradient scaler, update, schedule, EMA.
 
-    def __init__(self, model: nn.Module, resize: int = 0, channels_last: bool = False):
-        super().__init__()
-        self.model, self.resize, self.channels_last = model, resize, channels_last
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - MEAN) / STD
-        if self.resize:
-            x = F.interpolate(
-                x, size=(self.resize, self.resize), mode="bilinear", align_corners=False
-            )
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.model(x)
-
-
-class FlipTTA(nn.Module):
-    """Average the logits of each image and its horizontal mirror."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (self.net(x) + self.net(x.flip(3)))
-
-
-def build_model(name: str, width: int = 64) -> nn.Module:
-    """A fresh network by name (see :data:`MODELS`)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](width)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(
-            f"device must be cpu, cuda, cuda:N or auto, got {name!r}"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {name!r} asked for, but CUDA is not available; use --device cpu"
-        )
-    if device.type not in {"cpu", "cuda"}:
-        raise ValueError(f"device must be cpu, cuda, cuda:N or auto, got {name!r}")
-    return device
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on GPUs with native bf16 (compute capability >= 8), fp16 below,
-    fp32 on CPU."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
-    return "fp32"
-
-
-def _autocast(
-    precision: str, device: torch.device
-) -> contextlib.AbstractContextManager:
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def validate(
-    cfg: TrainConfig,
-    n_available: int = N_TRAIN_FULL,
-    n_test_available: int = N_TEST_FULL,
-) -> None:
-    """Raise ``ValueError`` naming the bad setting -- before any data is loaded or step
-    taken."""
-
-    def need(ok: bool, msg: str) -> None:
-        if not ok:
-            raise ValueError(msg)
-
-    need(
-        cfg.model in MODELS,
-        f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}",
-    )
-    need(cfg.epochs >= 1, f"epochs must be at least 1, got {cfg.epochs}")
-    need(cfg.batch_size >= 1, f"batch_size must be at least 1, got {cfg.batch_size}")
-    need(
-        cfg.eval_batch_size >= 1,
-        f"eval_batch_size must be at least 1, got {cfg.eval_batch_size}",
-    )
-    need(cfg.width >= 1, f"width must be at least 1, got {cfg.width}")
-    need(
-        0 <= cfg.n_train <= n_available,
-        f"n_train must be between 0 (all) and {n_available}, got {cfg.n_train}",
-    )
-    need(
-        0 <= cfg.n_test <= n_test_available,
-        f"n_test must be between 0 (all) and {n_test_available}, got {cfg.n_test}",
-    )
-    n_train = cfg.n_train or n_available
-    need(
-        cfg.batch_size <= n_train,
-        f"batch_size {cfg.batch_size} is larger than the training set ({n_train}"
-        " images); lower --batch-size or raise --n-train",
-    )
-    need(
-        cfg.lr > 0 and math.isfinite(cfg.lr),
-        f"lr must be a positive number, got {cfg.lr}",
-    )
-    need(0 <= cfg.momentum < 1, f"momentum must be in [0, 1), got {cfg.momentum}")
-    need(
-        not (cfg.nesterov and cfg.momentum == 0),
-        "nesterov needs momentum > 0 (or --no-nesterov)",
-    )
-    need(cfg.weight_decay >= 0, f"weight_decay must be >= 0, got {cfg.weight_decay}")
-    need(
-        cfg.schedule in SCHEDULES,
-        f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}",
-    )
-    need(
-        0 <= cfg.warmup < 1,
-        f"warmup is a fraction of the steps in [0, 1), got {cfg.warmup}",
-    )
-    need(
-        0 <= cfg.label_smoothing < 1,
-        f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}",
-    )
-    need(cfg.crop_pad >= 0, f"crop_pad must be >= 0, got {cfg.crop_pad}")
-    need(
-        0 <= cfg.random_erasing <= 1,
-        f"random_erasing is a probability, got {cfg.random_erasing}",
-    )
-    need(0 <= cfg.ema < 1, f"ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
-    need(
-        cfg.precision in PRECISIONS,
-        f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}",
-    )
-    need(
-        cfg.compile in COMPILE_MODES,
-        f"compile must be one of {', '.join(COMPILE_MODES)}, got {cfg.compile!r}",
-    )
-    need(
-        cfg.channels_last in AUTO_ON_OFF,
-        f"channels_last must be auto, on or off, got {cfg.channels_last!r}",
-    )
-    need(cfg.resize >= 0, f"resize must be >= 0 (0 = native 28 px), got {cfg.resize}")
-    need(cfg.warmup_steps >= 0, f"warmup_steps must be >= 0, got {cfg.warmup_steps}")
-    need(cfg.check_every >= 1, f"check_every must be at least 1, got {cfg.check_every}")
-    device = resolve_device(cfg.device)
-    need(
-        not (cfg.precision == "fp16" and device.type == "cpu"),
-        "fp16 needs a GPU; use --precision bf16 or fp32 on the CPU",
-    )
-
-
-def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
-    """Multiplier of the peak learning rate at optimiser step ``step`` (0-based) of
-    ``total``."""
-    if schedule == "constant":
-        return 1.0
-    w = int(warmup * total)
-    if step < w:
-        return (step + 1) / w
-    t = (step - w) / max(1, total - w)
-    return (
-        max(0.0, 1.0 - t)
-        if schedule == "onecycle"
-        else 0.5 * (1 + math.cos(math.pi * t))
-    )
-
-
-class EMA:
-    """Exponential moving average of a model's weights; buffers (BN statistics) are
-    copied.
-
-    The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates, so
-    that a short run is not dominated by the random initial weights.
+    Returns the loss and the number of correct predictions as tensors on the device;
+    reading them would make the CPU wait for the GPU, so the loop adds them up and reads
+    them once per epoch. A non-finite loss is only noted (``state.first_bad``), on the
+    device, for the same reason.
     """
+    if cfg.augment or cfg.random_erasing:
+        x = augment_batch(x, cfg.augment, cfg.crop_pad, cfg.random_erasing)
+    with state.autocast():
+        logits = state.forward(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss).backward()
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.scheduler.step()
+    if state.ema is not None:
+        state.ema.update(state.model, state.step)
+    state.step += 1
+    loss = loss.detach()
+    bad = (state.first_bad == 0) & ~torch.isfinite(loss)
+    state.first_bad = torch.where(bad, state.step, state.first_bad)
+    return loss, (logits.detach().argmax(1) == y).sum()
 
-    def __init__(self, model: nn.Module, decay: float):
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay = decay
 
-    @torch.no_grad()
-    def update(self, model: nn.Module, t: int) -> None:
-        decay = min(self.decay, (1 + t) / (10 + t))
-        ema_p = list(self.model.parameters())
-        torch._foreach_lerp_(
-            ema_p, [p.detach() for p in model.parameters()], 1.0 - decay
+def check_finite(state: RunState, cfg: TrainConfig) -> None:
+    """Stop the run if a loss so far was NaN or infinite (this reads from the GPU)."""
+    first_bad = int(state.first_bad.item())
+    if first_bad:
+        raise NonFiniteLossError(
+            f"the training loss became NaN or infinite at step {first_bad} of"
+            f" {state.total_steps} (epoch {state.epoch + 1}); training stopped at step"
+            f" {state.step}. Try a lower learning rate than lr={cfg.lr}"
+            + (" or bf16/fp32 instead of fp16" if state.precision == "fp16" else "")
         )
-        for e, b in zip(self.model.buffers(), model.buffers()):
-            e.copy_(b)
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+def test(state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
+    """``(loss, accuracy)`` of the network as tested (EMA, flip TTA) on ``(x, y)``."""
+    with state.autocast():
+        loss, err = evaluate(state.tester, x, y, cfg.eval_batch_size)
+    return loss, 1.0 - err
 
 
 def _sync(device: torch.device) -> None:
@@ -461,81 +151,88 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _in_jupyter() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
+def warm_up(state: RunState, cfg: TrainConfig, x, y, x_test, y_test) -> float:
+    """Compile and tune kernels on real batches, then undo every change; returns the
+    seconds it took (reported on their own, never as training time)."""
+    _sync(state.device)
+    start = time.perf_counter()
+    with state.snapshot():
+        for i in range(cfg.warmup_steps):
+            idx = torch.arange(i * cfg.batch_size, (i + 1) * cfg.batch_size) % len(y)
+            idx = idx.to(state.device)
+            train_step(state, x[idx], y[idx], cfg)
+        test(state, x_test, y_test, cfg)
+        _sync(state.device)
+        seconds = time.perf_counter() - start
+    return seconds
 
 
-def plot_history(
-    history: History | dict[str, History], axes=None, title: str | None = None
-):
-    """Loss and accuracy per epoch (train and test), for one run or a dict of named
-    runs."""
-    import matplotlib.pyplot as plt
+def fit(state, cfg, x, y, x_test, y_test, callbacks=(), bar=None, live=None) -> None:
+    """Train from ``state.epoch`` to ``cfg.epochs``: shuffle, step through the batches
+    (the ragged last one is dropped), test, record, checkpoint, call the callbacks."""
+    steps_per_epoch = len(y) // cfg.batch_size
+    kill_at = int(os.environ.get(KILL_AT_STEP_ENV_VAR) or 0)
+    hist = state.history
+    seconds = hist.train_seconds[-1] if hist.train_seconds else 0.0
+    for epoch in range(state.epoch, cfg.epochs):
+        state.model.train()
+        _sync(state.device)
+        start = time.perf_counter()
+        order = torch.randperm(len(y), generator=state.generator).to(state.device)
+        loss_sum = torch.zeros((), device=state.device)
+        correct = torch.zeros((), dtype=torch.long, device=state.device)
+        for b in range(steps_per_epoch):
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            loss, right = train_step(state, x[idx], y[idx], cfg)
+            loss_sum += loss
+            correct += right
+            if (b + 1) % cfg.check_every == 0:
+                check_finite(state, cfg)
+            if state.step == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # the tests' hard kill
+            if bar is not None:
+                bar.update(1)
+        check_finite(state, cfg)
+        train_loss = loss_sum.item() / steps_per_epoch
+        train_acc = correct.item() / hist.images_per_epoch
+        _sync(state.device)
+        seconds += time.perf_counter() - start
+        test_loss, test_acc = test(state, x_test, y_test, cfg)
+        lr = state.optimizer.param_groups[0]["lr"]
+        hist.record(
+            epoch + 1,
+            lr,
+            seconds,
+            train_loss=train_loss,
+            train_acc=train_acc,
+            test_loss=test_loss,
+            test_acc=test_acc,
+        )
+        state.epoch = epoch + 1
+        if state.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(state.device)
+            hist.peak_memory_bytes = max(hist.peak_memory_bytes, peak)
+        _report(cfg, hist, bar, live)
+        if cfg.checkpoint_dir:
+            checkpoint = {"format": 2, "config": cfg.to_dict(), **state.state_dict()}
+            save_checkpoint(checkpoint, cfg.checkpoint_dir)
+        for callback in callbacks:
+            callback(epoch + 1, hist)
 
-    runs = history if isinstance(history, dict) else {"": history}
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.3))
-    else:
-        fig = axes[0].figure
-        for ax in axes:
-            ax.clear()
-    for i, (name, h) in enumerate(runs.items()):
-        colour = f"C{i}"
-        label = f"{name} " if name else ""
-        axes[0].plot(h.epoch, h.train_loss, "--", color=colour, label=f"{label}train")
-        axes[0].plot(h.epoch, h.test_loss, "-", color=colour, label=f"{label}test")
-        axes[1].plot(h.epoch, h.train_acc, "--", color=colour, label=f"{label}train")
-        axes[1].plot(h.epoch, h.test_acc, "-", color=colour, label=f"{label}test")
-    axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
-
-class LivePlot:
-    """A figure in the notebook, redrawn in place after every epoch (Jupyter and
-    Colab)."""
-
-    def __init__(self, title: str):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        self.fig, self.axes = plt.subplots(1, 2, figsize=(8, 3.3))
-        self.title = title
-        plt.close(
-            self.fig
-        )  # shown through the display handle only, not again at cell end
-        self.handle = display(self.fig, display_id=True)
-
-    def update(self, history: History) -> None:
-        plot_history(history, self.axes, self.title)
-        self.handle.update(self.fig)
-
-
-@torch.no_grad()
-def predict(
-    net: nn.Module, images: torch.Tensor, batch_size: int = 1000, tta: bool = True
-) -> torch.Tensor:
-    """Logits of ``net`` (e.g. ``TrainResult.net``) for raw images, in fp32 on the
-    CPU."""
-    device = next(net.parameters()).device
-    model = FlipTTA(net) if tta else net
-    model.eval()
-    out = [
-        model(images[i : i + batch_size].to(device)).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    return torch.cat(out)
+def _report(cfg: TrainConfig, hist: History, bar, live) -> None:
+    """The progress bar's figures, the line per epoch (``verbose``), the live plot."""
+    train_loss, test_acc = hist.train_loss[-1], hist.test_acc[-1]
+    if bar is not None:
+        bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test_acc:.4f}")
+    if cfg.verbose:
+        tqdm.write(
+            f"epoch {hist.epoch[-1]:3d}/{cfg.epochs}  train loss {train_loss:.4f} "
+            f" train acc {hist.train_acc[-1]:.4f}  test acc {test_acc:.4f} "
+            f" {hist.train_seconds[-1]:7.1f} s"
+        )
+    if live is not None:
+        live.update(hist)
 
 
 def train(
@@ -549,7 +246,7 @@ def train(
     ``data`` may hold the dataset already on the device (the chapter loads it once); the
     first ``n_train``/``n_test`` images of it are used.  ``callbacks`` are called as
     ``callback(epoch, history)`` after each epoch's checkpoint is written; one that
-    raises stops the run there (which is how the tests kill a run).
+    raises stops the run there.
     """
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
     n_avail = len(data.train_labels) if data is not None else N_TRAIN_FULL
@@ -560,20 +257,61 @@ def train(
         if cfg.checkpoint_dir:  # checked, locked and cleaned before any work
             stack.enter_context(run_folder(cfg.checkpoint_dir))
         previous = _previous_run(cfg) if cfg.resume else None
-        return _load_and_train(cfg, data, callbacks, device, previous)
+        if data is None:
+            data = load_fashion_mnist(
+                device, n_train=cfg.n_train or None, n_test=cfg.n_test or None
+            )
+        stack.enter_context(_algorithms(cfg, device))
+        return _run(cfg, device, data, previous, callbacks)
 
 
-CHECKPOINT_KEYS = (
-    "config",
-    "epoch",
-    "model",
-    "optimizer",
-    "scheduler",
-    "scaler",
-    "ema",
-    "rng",
-    "history",
-)
+def _run(cfg, device, data, previous, callbacks) -> TrainResult:
+    n_train = cfg.n_train or len(data.train_labels)
+    n_test = cfg.n_test or len(data.test_labels)
+    x, y = data.train_images[:n_train].to(device), data.train_labels[:n_train]
+    x_test, y_test = data.test_images[:n_test].to(device), data.test_labels[:n_test]
+    y, y_test = y.to(device), y_test.to(device)
+    state = RunState.create(cfg, device, steps_per_epoch=n_train // cfg.batch_size)
+    if previous is not None:
+        state.load_state_dict(previous)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    compiled = state.history.compile != "none"
+    if (
+        cfg.warmup_steps
+        and state.epoch < cfg.epochs
+        and (device.type == "cuda" or compiled)
+    ):
+        seconds = warm_up(state, cfg, x, y, x_test, y_test)  # restores history
+        state.history.warmup_seconds += seconds
+    live = None
+    if cfg.live_plot and in_jupyter():
+        live = LivePlot(f"{cfg.model}, {state.precision}")
+    bar = tqdm(
+        total=state.total_steps,
+        initial=state.step,
+        desc=cfg.model,
+        disable=not cfg.progress,
+        leave=False,
+    )
+    with contextlib.closing(bar):
+        fit(state, cfg, x, y, x_test, y_test, callbacks, bar, live)
+    state.eval_net.eval()
+    return TrainResult(state.eval_net, state.model, state.history, cfg)
+
+
+@contextlib.contextmanager
+def _algorithms(cfg: TrainConfig, device: torch.device):
+    """Deterministic algorithms and cudnn.benchmark as ``cfg`` says, for one run."""
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    benchmark_before = torch.backends.cudnn.benchmark
+    torch.use_deterministic_algorithms(cfg.deterministic)
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not cfg.deterministic
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic_before)
+        torch.backends.cudnn.benchmark = benchmark_before
 
 
 def _previous_run(cfg: TrainConfig) -> dict[str, Any]:
@@ -612,283 +350,17 @@ def _previous_run(cfg: TrainConfig) -> dict[str, Any]:
     return previous
 
 
-def _load_and_train(cfg, data, callbacks, device, previous) -> TrainResult:
-    precision = resolve_precision(cfg.precision, device)
-    compile_mode = (
-        cfg.compile
-        if cfg.compile != "auto"
-        else ("default" if device.type == "cuda" else "none")
-    )
-    channels_last = cfg.channels_last == "on" or (
-        cfg.channels_last == "auto" and device.type == "cuda"
-    )
-    # --- data, on the device, once
-    # -------------------------------------------------------
-    if data is None:
-        data = load_fashion_mnist(
-            device, n_train=cfg.n_train or None, n_test=cfg.n_test or None
-        )
-    n_train = cfg.n_train or len(data.train_labels)
-    n_test = cfg.n_test or len(data.test_labels)
-    x_train, y_train = data.train_images[:n_train].to(device), data.train_labels[
-        :n_train
-    ].to(device)
-    x_test, y_test = data.test_images[:n_test].to(device), data.test_labels[:n_test].to(
-        device
-    )
-
-    deterministic_before = torch.are_deterministic_algorithms_enabled()
-    benchmark_before = torch.backends.cudnn.benchmark
-    torch.use_deterministic_algorithms(cfg.deterministic)
-    torch.backends.cudnn.benchmark = device.type == "cuda" and not cfg.deterministic
-    try:
-        return _train(
-            cfg,
-            device,
-            precision,
-            compile_mode,
-            channels_last,
-            previous,
-            x_train,
-            y_train,
-            x_test,
-            y_test,
-            callbacks,
-        )
-    finally:
-        torch.use_deterministic_algorithms(deterministic_before)
-        torch.backends.cudnn.benchmark = benchmark_before
-
-
-def _train(
-    cfg: TrainConfig,
-    device: torch.device,
-    precision: str,
-    compile_mode: str,
-    channels_last: bool,
-    previous: dict[str, Any] | None,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_test: torch.Tensor,
-    y_test: torch.Tensor,
-    callbacks: Sequence[Callable[[int, History], None]],
-) -> TrainResult:
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)  # shuffling, on the CPU
-    model = build_model(cfg.model, cfg.width).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    steps_per_epoch = len(y_train) // cfg.batch_size  # the ragged last batch is dropped
-    total_steps = cfg.epochs * steps_per_epoch
-    opt = torch.optim.SGD(
-        _param_groups(model, cfg.weight_decay),
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        nesterov=cfg.nesterov,
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, total_steps, cfg.schedule, cfg.warmup)
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
-    hist = History(
-        images_per_epoch=steps_per_epoch * cfg.batch_size,
-        precision=precision,
-        compile=compile_mode,
-        device=device_name(device),
-    )
-    start_epoch = 0
-    if previous is not None:
-        model.load_state_dict(previous["model"])
-        opt.load_state_dict(previous["optimizer"])
-        sched.load_state_dict(previous["scheduler"])
-        scaler.load_state_dict(previous["scaler"])
-        if ema is not None:
-            ema.model.load_state_dict(previous["ema"])
-        set_rng_state(previous["rng"], generator)
-        hist = History.from_dict(previous["history"])
-        start_epoch = previous["epoch"]
-
-    train_net = Prepared(model, cfg.resize, channels_last)
-    eval_net = (
-        Prepared(ema.model, cfg.resize, channels_last) if ema is not None else train_net
-    )
-    if compile_mode != "none":
-        fwd = torch.compile(
-            train_net, mode=None if compile_mode == "default" else compile_mode
-        )
-        eval_fwd = (
-            fwd
-            if ema is None
-            else torch.compile(
-                eval_net, mode=None if compile_mode == "default" else compile_mode
-            )
-        )
-    else:
-        fwd, eval_fwd = train_net, eval_net
-    tester = FlipTTA(eval_fwd) if cfg.tta else eval_fwd
-    amp = _autocast(precision, device)
-
-    bad_step = torch.zeros(
-        (), dtype=torch.long, device=device
-    )  # first non-finite step, 0 = none
-    step_t = torch.zeros((), dtype=torch.long, device=device)
-
-    def train_step(
-        x: torch.Tensor, y: torch.Tensor, step: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        nonlocal bad_step
-        if cfg.augment or cfg.random_erasing:
-            x = augment_batch(x, cfg.augment, cfg.crop_pad, cfg.random_erasing)
-        with amp:
-            logits = fwd(x)
-            loss = F.cross_entropy(
-                logits.float(), y, label_smoothing=cfg.label_smoothing
-            )
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        if ema is not None:
-            ema.update(model, step)
-        loss = loss.detach()
-        step_t.add_(1)
-        bad_step = torch.where(
-            (bad_step == 0) & ~torch.isfinite(loss), step_t, bad_step
-        )
-        return loss, (logits.detach().argmax(1) == y).sum()
-
-    def test() -> tuple[float, float]:
-        with amp:
-            loss, err = evaluate(tester, x_test, y_test, cfg.eval_batch_size)
-        return loss, 1.0 - err
-
-    def check_finite(epoch: int) -> None:
-        first_bad = int(bad_step.item())
-        if first_bad:
-            raise NonFiniteLossError(
-                f"the training loss became NaN or infinite at step {first_bad} of"
-                f" {total_steps} (epoch {epoch + 1}); training stopped at step"
-                f" {int(step_t.item())}. Try a lower"
-                f" learning rate than lr={cfg.lr}"
-                + (" or bf16/fp32 instead of fp16" if precision == "fp16" else "")
-            )
-
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    # --- warm-up: compile and tune kernels on real batches, then undo every change
-    # ---------
-    if (
-        cfg.warmup_steps
-        and start_epoch < cfg.epochs
-        and (device.type == "cuda" or compile_mode != "none")
-    ):
-        snapshot = {
-            "model": copy.deepcopy(model.state_dict()),
-            "opt": copy.deepcopy(opt.state_dict()),
-            "scaler": scaler.state_dict(),
-            "rng": rng_state(generator),
-            "ema": copy.deepcopy(ema.model.state_dict()) if ema is not None else None,
-        }
-        _sync(device)
-        t0 = time.perf_counter()
-        for i in range(cfg.warmup_steps):
-            idx = torch.arange(
-                i * cfg.batch_size, (i + 1) * cfg.batch_size, device=device
-            ) % len(y_train)
-            train_step(x_train[idx], y_train[idx], i)
-        test()
-        _sync(device)
-        hist.warmup_seconds += time.perf_counter() - t0
-        model.load_state_dict(snapshot["model"])
-        opt.load_state_dict(snapshot["opt"])
-        scaler.load_state_dict(snapshot["scaler"])
-        set_rng_state(snapshot["rng"], generator)
-        if ema is not None:
-            ema.model.load_state_dict(snapshot["ema"])
-        bad_step.zero_()
-    step_t.fill_(start_epoch * steps_per_epoch)
-
-    live = (
-        LivePlot(f"{cfg.model}, {precision}")
-        if cfg.live_plot and _in_jupyter()
-        else None
-    )
-    bar = tqdm(
-        total=total_steps,
-        initial=start_epoch * steps_per_epoch,
-        desc=f"{cfg.model}",
-        disable=not cfg.progress,
-        leave=False,
-    )
-    seconds = hist.train_seconds[-1] if hist.train_seconds else 0.0
-    kill_at = int(os.environ.get(KILL_AT_STEP_ENV_VAR, "0") or 0)
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            model.train()
-            _sync(device)
-            t0 = time.perf_counter()
-            order = torch.randperm(len(y_train), generator=generator).to(device)
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), dtype=torch.long, device=device)
-            for b in range(steps_per_epoch):
-                idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                loss, right = train_step(
-                    x_train[idx], y_train[idx], epoch * steps_per_epoch + b
-                )
-                sched.step()
-                loss_sum += loss
-                correct += right
-                if (b + 1) % cfg.check_every == 0:
-                    check_finite(epoch)
-                if epoch * steps_per_epoch + b + 1 == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)  # the tests' hard kill
-                bar.update(1)
-            check_finite(epoch)
-            train_loss = loss_sum.item() / steps_per_epoch
-            train_acc = correct.item() / hist.images_per_epoch
-            _sync(device)
-            seconds += time.perf_counter() - t0
-            test_loss, test_acc = test()
-            hist.epoch.append(epoch + 1)
-            hist.train_loss.append(train_loss)
-            hist.train_acc.append(train_acc)
-            hist.test_loss.append(test_loss)
-            hist.test_acc.append(test_acc)
-            hist.lr.append(opt.param_groups[0]["lr"])
-            hist.train_seconds.append(seconds)
-            if device.type == "cuda":
-                hist.peak_memory_bytes = max(
-                    hist.peak_memory_bytes, torch.cuda.max_memory_allocated(device)
-                )
-            bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test_acc:.4f}")
-            if cfg.verbose:
-                tqdm.write(
-                    f"epoch {epoch + 1:3d}/{cfg.epochs}  train loss {train_loss:.4f} "
-                    f" train acc {train_acc:.4f}  test acc {test_acc:.4f} "
-                    f" {seconds:7.1f} s"
-                )
-            if live is not None:
-                live.update(hist)
-            if cfg.checkpoint_dir:
-                save_checkpoint(
-                    {
-                        "format": 1,
-                        "config": cfg.to_dict(),
-                        "epoch": epoch + 1,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "ema": ema.model.state_dict() if ema is not None else None,
-                        "rng": rng_state(generator),
-                        "history": hist.to_dict(),
-                    },
-                    cfg.checkpoint_dir,
-                )
-            for callback in callbacks:
-                callback(epoch + 1, hist)
-    finally:
-        bar.close()
-    eval_net.eval()
-    return TrainResult(net=eval_net, model=model, history=hist, config=cfg)
+@torch.no_grad()
+def predict(
+    net: nn.Module, images: torch.Tensor, batch_size: int = 1000, tta: bool = True
+) -> torch.Tensor:
+    """Logits of ``net`` (e.g. ``TrainResult.net``) for raw images, in fp32 on the
+    CPU."""
+    device = next(net.parameters()).device
+    model = FlipTTA(net) if tta else net
+    model.eval()
+    out = [
+        model(images[i : i + batch_size].to(device)).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out)

@@ -22,6 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .augment import random_crop_flip  # also importable from here, its old home
+from .schedule import lr_factor
+
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss."""
@@ -46,6 +49,16 @@ class History:
     def final_test_err(self) -> float:
         return self.test_err[-1]
 
+    def log_train(self, step: int, loss: float, err: float) -> None:
+        self.step.append(step)
+        self.train_loss.append(loss)
+        self.train_err.append(err)
+
+    def log_test(self, step: int, loss: float, err: float) -> None:
+        self.epoch_step.append(step)
+        self.test_loss.append(loss)
+        self.test_err.append(err)
+
     def final_train_err(self, last: int = 5) -> float:
         """Mean training error over the last ``last`` logged points (less noisy than
         one)."""
@@ -68,23 +81,6 @@ def evaluate(
         wrong += (logits.argmax(1) != y).sum().item()
     model.train(was_training)
     return loss_sum / len(labels), wrong / len(labels)
-
-
-def random_crop_flip(x: torch.Tensor, pad: int = 2) -> torch.Tensor:
-    """Batched augmentation: a random crop after zero-padding by ``pad``, and a random
-    flip."""
-    n, _, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, :]
-    out = padded[
-        torch.arange(n, device=x.device)[:, None, None], :, rows, cols
-    ]  # n,h,w,c
-    out = out.permute(0, 3, 1, 2)
-    flip = torch.rand(n, device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
 def train_classifier(
@@ -114,35 +110,13 @@ def train_classifier(
     every ``eval_every`` steps (for test curves of short runs).
     A non-finite loss stops the run with a message that names the step.
     """
-    if epochs <= 0 or batch_size <= 0:
-        raise ValueError(
-            f"epochs and batch_size must be positive, got {epochs} and {batch_size}"
-        )
-    if batch_size > len(train_labels):
-        raise ValueError(
-            f"batch_size {batch_size} is larger than the training set "
-            f"({len(train_labels)} images)"
-        )
-    if schedule not in {"cosine", "constant"}:
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    _check_settings(epochs, batch_size, len(train_labels), schedule)
     generator = torch.Generator(device="cpu")
     if seed is not None:
         generator.manual_seed(seed)
     steps_per_epoch = len(train_labels) // batch_size  # drop the ragged last batch
     total = epochs * steps_per_epoch
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        nesterov=momentum > 0,
-    )
-    lr_at = (
-        (lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
-        if schedule == "cosine"
-        else (lambda s: 1.0)
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    opt, sched = _sgd(model, lr, momentum, weight_decay, total, schedule)
     hist = History()
     model.train()
     start, step = time.perf_counter(), 0
@@ -159,15 +133,8 @@ def train_classifier(
         for b in range(steps_per_epoch):
             idx = order[b * batch_size : (b + 1) * batch_size]
             x, y = train_images[idx], train_labels[idx]
-            if augment:
-                x = random_crop_flip(x)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss, logits = _step(model, opt, sched, x, y, augment)
             step += 1
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
             run_loss += loss.detach() * len(y)
             run_wrong += (logits.detach().argmax(1) != y).sum()
             run_n += len(y)
@@ -179,26 +146,60 @@ def train_classifier(
                         f"the loss became {mean_loss} by step {step} of {total}"
                         f" ({desc}); try a lower learning rate than lr={lr}"
                     )
-                hist.step.append(step)
-                hist.train_loss.append(mean_loss)
-                hist.train_err.append(run_wrong.item() / run_n)
+                hist.log_train(step, mean_loss, run_wrong.item() / run_n)
                 run_loss.zero_()
                 run_wrong.zero_()
                 run_n = 0
             bar.update(1)
             if eval_every > 0 and step % eval_every == 0 and b != steps_per_epoch - 1:
-                test_loss, test_err = evaluate(model, test_images, test_labels)
-                hist.epoch_step.append(step)
-                hist.test_loss.append(test_loss)
-                hist.test_err.append(test_err)
-        test_loss, test_err = evaluate(model, test_images, test_labels)
-        hist.epoch_step.append(step)
-        hist.test_loss.append(test_loss)
-        hist.test_err.append(test_err)
+                hist.log_test(step, *evaluate(model, test_images, test_labels))
+        hist.log_test(step, *evaluate(model, test_images, test_labels))
         bar.set_postfix(
-            train_loss=f"{hist.train_loss[-1]:.3f}", test_err=f"{test_err:.3f}"
+            train_loss=f"{hist.train_loss[-1]:.3f}", test_err=f"{hist.test_err[-1]:.3f}"
         )
     bar.close()
     hist.seconds = time.perf_counter() - start
     hist.images_per_second = total * batch_size / hist.seconds
     return hist
+
+
+def _check_settings(epochs: int, batch_size: int, n_train: int, schedule: str) -> None:
+    if epochs <= 0 or batch_size <= 0:
+        raise ValueError(
+            f"epochs and batch_size must be positive, got {epochs} and {batch_size}"
+        )
+    if batch_size > n_train:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the training set "
+            f"({n_train} images)"
+        )
+    if schedule not in {"cosine", "constant"}:
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+
+
+def _sgd(model, lr, momentum, weight_decay, total, schedule):
+    """SGD (Nesterov when there is momentum) and its schedule over ``total`` steps."""
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        nesterov=momentum > 0,
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, total, schedule, warmup=0.0)
+    )
+    return opt, sched
+
+
+def _step(model, opt, sched, x, y, augment: bool):
+    """One optimiser step; returns the loss and the logits."""
+    if augment:
+        x = random_crop_flip(x)
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss, logits

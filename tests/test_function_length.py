@@ -1,0 +1,27 @@
+"""Every function of the package reads in one screen: at most 80 lines."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import resnet_course
+
+PACKAGE = Path(resnet_course.__file__).parent
+LIMIT = 80
+
+
+def long_functions() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > LIMIT:
+                    name = f"{path.relative_to(PACKAGE)}:{node.name}"
+                    found.append(f"{name} ({lines} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_80_lines():
+    assert long_functions() == [], "split these into smaller functions"
