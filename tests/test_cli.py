@@ -513,19 +513,6 @@ def test_bench_rejects_bad_counts_before_running_anything(flags, message):
     assert "d2l:" not in proc.stdout, "the d2l baseline ran before the check"
 
 
-def test_bench_checks_every_recipe_setting_before_the_d2l_baseline(monkeypatch):
-    from resnet_course import bench
-
-    def no_baseline(*args, **kwargs):
-        raise AssertionError("the d2l baseline ran before the settings were checked")
-
-    monkeypatch.setattr(bench, "run_d2l_baseline", no_baseline)
-    big_batch = {**bench.sizes("smoke"), "batch_size": 10**6}
-    monkeypatch.setattr(bench, "sizes", lambda profile: big_batch)
-    with pytest.raises(ValueError, match="larger than the training set"):
-        bench.run_bench("smoke", "cpu", ("d2l", "fast"), log=lambda *a: None)
-
-
 def test_a_run_killed_mid_epoch_resumes_to_the_very_same_weights(tmp_path):
     """SIGKILL in the middle of epoch 2 of 3, in a separate process; ``--resume`` must
     continue from the epoch-1 checkpoint (not start over) and end bit-identical."""

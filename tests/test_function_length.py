@@ -1,4 +1,5 @@
-"""Every function of the package reads in one screen: at most 80 lines."""
+"""Every function of the package reads in one screen (at most 80 lines), and the
+training loop has no closures."""
 
 from __future__ import annotations
 
@@ -25,3 +26,16 @@ def long_functions() -> list[str]:
 
 def test_no_function_is_longer_than_80_lines():
     assert long_functions() == [], "split these into smaller functions"
+
+
+def test_the_training_loop_has_no_closures():
+    source = (PACKAGE / "trainer.py").read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            nested = [
+                n
+                for n in ast.walk(node)
+                if n is not node
+                and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            ]
+            assert not nested, f"trainer.{node.name} defines a function inside"

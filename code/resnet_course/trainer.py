@@ -53,14 +53,19 @@ from .checkpoint import (
     run_folder,
     save_checkpoint,
 )
-from .data import MEAN, N_TEST_FULL, N_TRAIN_FULL, STD, FashionMNIST, load_fashion_mnist
+from .data import N_TEST_FULL, N_TRAIN_FULL, FashionMNIST, load_fashion_mnist
 from .history import History, LivePlot, in_jupyter, plot_history
 from .models import MODELS, build_model
 from .profiles import resolve_device
-from .run_state import EMA, FlipTTA, Prepared, RunState
-from .schedule import lr_factor
-from .train_config import RESUMABLE_CHANGES, TrainConfig, resolve_precision, validate
+from .run_state import FlipTTA, RunState
+from .train_config import RESUMABLE_CHANGES, TrainConfig, validate
 from .training import NonFiniteLossError, evaluate
+
+# Importable from here too, where they used to live (the chapters and older code):
+from .data import MEAN, STD  # noqa: F401,E402
+from .run_state import EMA, Prepared  # noqa: F401,E402
+from .schedule import lr_factor  # noqa: F401,E402
+from .train_config import resolve_precision  # noqa: F401,E402
 
 __all__ = [
     "TrainConfig",
@@ -68,6 +73,8 @@ __all__ = [
     "TrainResult",
     "train",
     "train_step",
+    "warm_up",
+    "fit",
     "evaluate",
     "build_model",
     "predict",
@@ -75,10 +82,6 @@ __all__ = [
     "NonFiniteLossError",
     "MODELS",
 ]
-# Also importable from here, where they used to live: MEAN, STD, N_TRAIN_FULL,
-# N_TEST_FULL, EMA, FlipTTA, Prepared, lr_factor, resolve_device, resolve_precision.
-_MOVED = (MEAN, STD, N_TRAIN_FULL, N_TEST_FULL, EMA, FlipTTA, Prepared, lr_factor)
-_MOVED += (resolve_device, resolve_precision)
 
 #: For tests only: the process kills itself (SIGKILL) after this optimiser step.
 KILL_AT_STEP_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_AT_STEP"
