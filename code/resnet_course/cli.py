@@ -1,9 +1,18 @@
 """Command line: ``python -m resnet_course <command>``.
 
-Commands: data   find Fashion-MNIST (downloading it if allowed), verify it, and say
-  where it is train  train ResNet-18 on Fashion-MNIST (every setting of TrainConfig is a
-  flag; --help) bench  d2l's recipe and ours side by side on one device: time to 91.4 %,
-  accuracy, images/s
+Commands:
+
+* ``data``  -- find Fashion-MNIST (downloading it if allowed), verify it, say where;
+* ``train`` -- train ResNet-18 on Fashion-MNIST (every setting of TrainConfig is a
+  flag; --help); it refuses to replace a checkpoint unless told ``--resume`` or
+  ``--overwrite``, and checks its output paths before training;
+* ``bench`` -- d2l's recipe and ours side by side on one device: time to 91.4 %,
+  accuracy, images/s;
+* ``reproduce`` -- the chapters' stored experiments (see :mod:`.reproduce`).
+
+A user's error is one ``error:`` line and an exit code, never a traceback: 1 for
+missing or corrupt data or checkpoints, 2 for a setting or path, 130 for Ctrl-C (with
+how to resume).
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def check_finite(state: RunState, cfg: TrainConfig) -> None:
         )
 
 
-def test(state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
+def score(state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
     """``(loss, accuracy)`` of the network as tested (EMA, flip TTA) on ``(x, y)``."""
     with state.autocast():
         loss, err = evaluate(state.tester, x, y, cfg.eval_batch_size)
@@ -164,7 +164,7 @@ def warm_up(state: RunState, cfg: TrainConfig, x, y, x_test, y_test) -> float:
             idx = torch.arange(i * cfg.batch_size, (i + 1) * cfg.batch_size) % len(y)
             idx = idx.to(state.device)
             train_step(state, x[idx], y[idx], cfg)
-        test(state, x_test, y_test, cfg)
+        score(state, x_test, y_test, cfg)
         _sync(state.device)
         seconds = time.perf_counter() - start
     return seconds
@@ -200,7 +200,7 @@ def fit(state, cfg, x, y, x_test, y_test, callbacks=(), bar=None, live=None) -> 
         train_acc = correct.item() / hist.images_per_epoch
         _sync(state.device)
         seconds += time.perf_counter() - start
-        test_loss, test_acc = test(state, x_test, y_test, cfg)
+        test_loss, test_acc = score(state, x_test, y_test, cfg)
         lr = state.optimizer.param_groups[0]["lr"]
         hist.record(
             epoch + 1,
