@@ -33,3 +33,20 @@ def test_run_description_names_profile_device_and_torch(monkeypatch):
         and "device: cpu" in line
         and profiles.torch.__version__ in line
     )
+
+
+def test_one_function_resolves_every_device_name(monkeypatch):
+    monkeypatch.setattr(profiles.torch.cuda, "is_available", lambda: False)
+    assert profiles.resolve_device("auto").type == "cpu"
+    assert profiles.resolve_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="CUDA is not available; use --device cpu"):
+        profiles.resolve_device("cuda:1")
+    for bad in ("tpu", "gpu", "cuda:x"):
+        with pytest.raises(
+            ValueError, match="device must be cpu, cuda, cuda:N or auto"
+        ):
+            profiles.resolve_device(bad)
+    monkeypatch.setattr(profiles.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(profiles.PROFILE_ENV_VAR, "smoke")
+    assert profiles.default_device().type == "cpu", "smoke always runs on the CPU"
+    assert profiles.resolve_device("auto").type == "cuda"
