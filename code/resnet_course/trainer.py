@@ -154,7 +154,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def warm_up(state: RunState, cfg: TrainConfig, x, y, x_test, y_test) -> float:
+def warm_up(
+    state: RunState,
+    cfg: TrainConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+) -> float:
     """Compile and tune kernels on real batches, then undo every change; returns the
     seconds it took (reported on their own, never as training time)."""
     _sync(state.device)
@@ -170,7 +177,17 @@ def warm_up(state: RunState, cfg: TrainConfig, x, y, x_test, y_test) -> float:
     return seconds
 
 
-def fit(state, cfg, x, y, x_test, y_test, callbacks=(), bar=None, live=None) -> None:
+def fit(
+    state: RunState,
+    cfg: TrainConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    callbacks: Sequence[Callable[[int, History], None]] = (),
+    bar: tqdm | None = None,
+    live: LivePlot | None = None,
+) -> None:
     """Train from ``state.epoch`` to ``cfg.epochs``: shuffle, step through the batches
     (the ragged last one is dropped), test, record, checkpoint, call the callbacks."""
     steps_per_epoch = len(y) // cfg.batch_size
@@ -268,7 +285,14 @@ def train(
         return _run(cfg, device, data, previous, callbacks)
 
 
-def _run(cfg, device, data, previous, callbacks) -> TrainResult:
+def _run(
+    cfg: TrainConfig,
+    device: torch.device,
+    data: FashionMNIST,
+    previous: dict[str, Any] | None,
+    callbacks: Sequence[Callable[[int, History], None]],
+) -> TrainResult:
+    """Build the run's state (or resume it), warm up, then :func:`fit`."""
     n_train = cfg.n_train or len(data.train_labels)
     n_test = cfg.n_test or len(data.test_labels)
     x, y = data.train_images[:n_train].to(device), data.train_labels[:n_train]
