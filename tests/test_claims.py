@@ -249,3 +249,37 @@ def test_ch2_preact_starts_behind_and_ends_ahead_and_the_gap_is_the_projection_b
 def test_ch3_residual_training_error_rises_with_depth_as_the_text_admits(ratios):
     err = [stats(ratios, kind="residual", blocks=n)[0] for n in (8, 32, 128)]
     assert err[0] < err[1] < err[2]
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    return load_result("ablation")
+
+
+def test_ch6_regularisers_cost_accuracy_at_this_size_and_only_tta_helps_every_seed(
+    ablation,
+):
+    from resnet_course.figures import ablation_changes
+
+    changes = ablation_changes(ablation)
+    for arm in ("no random erasing", "no crop and flip", "no EMA"):
+        assert all(v > 0 for v in changes[arm]), f"{arm}: not higher in every seed"
+    assert all(v < 0 for v in changes["no flip TTA"])
+    assert sum(v < 0 for v in changes["plain momentum (no Nesterov)"]) >= 2
+    full_sd = stats(ablation, "val_acc", arm="full recipe")[1]
+    for arm in (
+        "no label smoothing",
+        "no weight decay",
+        "constant learning rate (no one-cycle)",
+    ):
+        assert abs(mean_std(changes[arm])[0]) < full_sd, f"{arm} beyond the spread"
+
+
+def test_ch6_the_rule_drops_random_erasing_and_the_final_seeds_agree(ablation):
+    from resnet_course.experiments.recipe import choose_recipe
+
+    assert choose_recipe(ablation) == ["no random erasing"]
+    final = load_result("final")
+    assert final["runs"][0]["settings"]["dropped"] == ["no random erasing"]
+    sd = stats(final, "test_acc")[1]
+    assert sd < 0.005 and sd < stats(ablation, "val_acc", arm="full recipe")[1]
