@@ -15,7 +15,7 @@ TEST_ENV := RESNET_COURSE_PROFILE=smoke RESNET_COURSE_NO_DOWNLOAD=1 \
 JB_STRICT := -W -n --keep-going
 PYTEST_WORKERS ?= 2
 
-.PHONY: book test venv data chromium unit nbval build-strict browser-test execute gpu-carry clean
+.PHONY: book test venv data chromium unit nbval build-strict browser-test execute gpu-carry gpu-rehearsal clean
 
 book: venv data
 	$(VENV)/bin/jupyter-book build . --quiet
@@ -84,9 +84,17 @@ data: venv
 execute: venv data
 	$(PY) tools/execute_notebooks.py $(if $(PROFILE),--profile $(PROFILE)) $(NOTEBOOKS)
 
-# Wheels and data the GPU machine lacks, in .carry/ (ignored by git); see tools/gpu_execute.sh
+# The GPU job (issue 13): tools/GPU.md.  Wheels and data the GPU machine lacks, in .carry/
+# (ignored by git), checked against a device call's 64 MiB; then the device command is
+#     python3 tools/gpu_job.py        with carry [".carry"]
 gpu-carry: venv data
 	bash tools/make_gpu_carry.sh
+
+# The GPU job on this CPU as the device runs it: Python 3.12, torch 2.11, the carried
+# wheels with --target and PYTHONPATH, no network, the carried data, smoke size.
+gpu-rehearsal: venv
+	@ls .carry/wheels/*.whl >/dev/null 2>&1 || $(MAKE) gpu-carry
+	bash tools/gpu_rehearsal.sh
 
 clean:
 	rm -rf _build

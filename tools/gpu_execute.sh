@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Runs ON the lent GPU machine (its own python3 with torch; nothing can be installed from the
-# network there), in one call:  carry [".carry"]  (made by `make gpu-carry`).
-#   1. installs the carried wheels into /tmp/site (no network),
-#   2. executes every chapter in the gpu profile, writing the outputs into the notebooks,
-#   3. packs the executed notebooks into $OUT/notebooks.tar.gz (and the log into $OUT/).
+# The chapters executed at the gpu profile ON the lent GPU machine, each chapter its own
+# step of tools/gpu_job.py (own time limit, a failing chapter skipped, each executed
+# chapter packed into $OUT/notebooks.tar.gz as soon as it is done), with carry [".carry"]
+# (made by `make gpu-carry`):
+#     bash tools/gpu_execute.sh                 # every chapter, 01, 04, 06 first
+#     bash tools/gpu_execute.sh --steps chapter-01,chapter-06 --budget 500
 # Back here:  tar -xzf <files_at>/notebooks.tar.gz   (from the repository root).
-# Test it here on the CPU with:  PYTHON=.venv/bin/python SKIP_WHEELS=1 PROFILE=smoke bash tools/gpu_execute.sh
-set -euo pipefail
+# The whole GPU job (benchmark, results, best recipe, then the chapters) is
+# `python3 tools/gpu_job.py`; tools/GPU.md says how to size the device calls.
+# Here on the CPU:  PYTHON=.venv/bin/python SKIP_WHEELS=1 PROFILE=smoke bash tools/gpu_execute.sh
+set -uo pipefail
 cd "$(dirname "$0")/.."
-source tools/gpu_env.sh
-$PYTHON -c "import torch, resnet_course; print('torch', torch.__version__, '| cuda', torch.cuda.is_available(), '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-set -o pipefail
-$PYTHON tools/execute_notebooks.py --profile "$PROFILE" ${NOTEBOOKS:-} 2>&1 | tee "$OUT/execute.log"
-tar -czf "$OUT/notebooks.tar.gz" book/*.ipynb
-echo "executed notebooks packed into $OUT/notebooks.tar.gz"
+GPU_ENV_CHECK_ONLY=1 source tools/gpu_env.sh || exit 1
+steps=(--steps chapters)
+for a in "$@"; do [ "$a" = --steps ] && steps=(); done
+exec $PYTHON tools/gpu_job.py --profile "$PROFILE" ${SKIP_WHEELS:+--no-wheels} "${steps[@]}" "$@"

@@ -1,0 +1,276 @@
+"""The GPU job (tools/gpu_job.py), its preflight and the carry check, with small fake
+steps: no GPU, no training, a few seconds in all."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+JOB = ROOT / "tools" / "gpu_job.py"
+PREFLIGHT = ROOT / "tools" / "gpu_preflight.py"
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_job(
+    tmp_path: Path, *args: str, timeout: float = 30
+) -> subprocess.CompletedProcess:
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    return subprocess.run(
+        [
+            sys.executable,
+            str(JOB),
+            "--no-setup",
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def members(tar_path: Path) -> list[str]:
+    with tarfile.open(tar_path) as tar:
+        return tar.getnames()
+
+
+def test_a_failing_or_hanging_step_does_not_stop_the_job(tmp_path):
+    # 'check' runs after 'made' and sees made's file already packed into $OUT.
+    result = run_job(
+        tmp_path,
+        "--steps",
+        "",
+        "--budget",
+        "60",
+        "--reserve",
+        "1",
+        "--add",
+        "made=echo made > $GPU_RUN/made.txt",
+        "--add",
+        "boom=echo going down; exit 3",
+        "--add",
+        "hang:2=sleep 60",
+        "--add",
+        "check=tar -tzf $OUT/results.tar.gz | grep -q gpu-run/made.txt && echo seen",
+        "--add",
+        "after=echo after > $GPU_RUN/after.txt",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    status = {s["name"]: s["status"] for s in summary["steps"]}
+    assert status == {
+        "+made": "ok",
+        "+boom": "failed (rc 3)",
+        "+hang": "timeout",
+        "+check": "ok",
+        "+after": "ok",
+    }
+    hang = next(s for s in summary["steps"] if s["name"] == "+hang")
+    assert 2 <= hang["seconds"] < 15  # killed at its own limit
+    names = members(tmp_path / "out" / "results.tar.gz")
+    assert {"gpu-run/made.txt", "gpu-run/after.txt", "gpu-run/logs/+boom.log"} <= set(
+        names
+    )
+    assert "going down" in (tmp_path / "out" / "job.log").read_text()
+
+
+def test_the_summary_table_is_printed_last(tmp_path):
+    result = run_job(
+        tmp_path,
+        "--steps",
+        "",
+        "--add",
+        "one=echo first",
+        "--add",
+        "two=echo second; exit 1",
+    )
+    table = (tmp_path / "out" / "summary.txt").read_text().strip().splitlines()
+    printed = result.stdout.strip().splitlines()
+    assert printed[-len(table) :] == table
+    assert table[0].split()[:3] == ["step", "status", "seconds"]
+    assert re.search(r"\+two\s+failed \(rc 1\)", "\n".join(table))
+    assert "1 of 2 steps ok" in table[-1]
+
+
+def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(tmp_path):
+    # A budget too small for any real step: nothing is started, every step is named.
+    result = run_job(
+        tmp_path,
+        "--budget",
+        "5",
+        "--reserve",
+        "0",
+        "--steps",
+        "bench,reproduce-final,chapters",
+    )
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [s["status"] for s in summary["steps"]] == ["skipped"] * 8
+    assert "bench,reproduce-final,chapter-01" in summary["rerun"]
+    assert (
+        "not reached; next call: python3 tools/gpu_job.py --steps bench,"
+        in result.stdout
+    )
+
+
+def test_out_stays_within_what_a_device_call_brings_back(tmp_path):
+    run_job(
+        tmp_path,
+        "--steps",
+        "",
+        *[f"--add=s{i}=echo {i} > $GPU_RUN/f{i}.txt" for i in range(12)],
+    )
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert len(files) <= 8
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", p.name) for p in files)
+    assert all(p.parent == tmp_path / "out" for p in files)
+
+
+def test_the_plan_runs_in_the_order_of_value():
+    job = load(JOB)
+    names = [s.name for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))]
+    assert names[0] == "bench"
+    assert (
+        names.index("reproduce-final") < names.index("best") < names.index("chapter-01")
+    )
+    assert all(
+        s.limit <= 570 for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))
+    )
+    # The best recipe runs 1 seed when 3 would not fit in what is left.
+    best = next(
+        s for s in job.default_steps("gpu", 1, "auto", Path("/tmp")) if s.name == "best"
+    )
+    assert best.argv(200)[best.argv(200).index("--seeds") + 1] == "1"
+    assert best.argv(600)[best.argv(600).index("--seeds") + 1] == "3"
+
+
+def test_without_carry_the_job_says_to_run_make_gpu_carry(
+    tmp_path, capsys, monkeypatch
+):
+    job = load(JOB)
+    monkeypatch.setattr(job, "CARRY", tmp_path / "no-carry")
+    j = job.Job(tmp_path / "out", tmp_path / "work", 100, 0, {})
+    (tmp_path / "work").mkdir()
+    steps = job.setup_steps(j, sys.executable, False, tmp_path / "site", None)
+    assert steps[0].name == "wheels" and steps[0].status == "failed"
+    assert "make gpu-carry" in capsys.readouterr().out
+
+
+def preflight(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PREFLIGHT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_preflight_lists_every_missing_module_in_one_go(tmp_path):
+    # A package that is there but needs one that is not: found through its metadata.
+    (tmp_path / "fakepkg_gpu_job.py").write_text("")
+    info = tmp_path / "fakepkg_gpu_job-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fakepkg_gpu_job\nVersion: 1.0\n"
+        "Requires-Dist: no-such-dependency-xyz\n"
+        "Requires-Dist: other-extra-xyz; extra == 'docs'\n"
+    )
+    result = preflight(
+        "--group",
+        "core",
+        "--no-data",
+        "--need",
+        "no_such_module_abc",
+        "--need",
+        "no_such_module_def",
+        "--need",
+        "fakepkg_gpu_job",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    out = result.stdout
+    assert "missing module: no_such_module_abc" in out
+    assert "missing module: no_such_module_def" in out
+    assert (
+        "no-such-dependency-xyz (distribution no-such-dependency-xyz; required by fakepkg-gpu-job"
+        in out
+    )
+    assert "other-extra-xyz" not in out
+    assert "make gpu-carry" in out
+
+
+def test_preflight_reports_missing_data(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"x")
+    result = preflight("--group", "core", "--data", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout.count("missing data:") == 3
+
+
+def make_carry(
+    folder: Path, mib: float, wheels=("d2l-1.0.3-py3-none-any.whl",)
+) -> Path:
+    (folder / "wheels").mkdir(parents=True)
+    for name in wheels:
+        (folder / "wheels" / name).write_bytes(b"w")
+    with open(folder / "big.bin", "wb") as f:
+        f.truncate(int(mib * 1024 * 1024))  # sparse: its size counts, no disk is used
+    return folder
+
+
+def test_the_carry_check_refuses_more_than_a_call_may_send(tmp_path):
+    big = make_carry(tmp_path / "big", 65)
+    result = preflight("--carry", str(big))
+    assert result.returncode == 1
+    assert "too large" in result.stdout and "of the 64 MiB" in result.stdout
+    small = make_carry(tmp_path / "small", 0.5)
+    ok = preflight("--carry", str(small), env={"GPU_CARRY_LIMIT_MIB": "500"})
+    assert ok.returncode == 0, ok.stdout
+    assert "carry: OK" in ok.stdout
+    tight = preflight("--carry", str(small), env={"GPU_CARRY_LIMIT_MIB": "0.1"})
+    assert tight.returncode == 1
+
+
+def test_the_carry_check_refuses_two_versions_of_a_wheel(tmp_path):
+    carry = make_carry(
+        tmp_path / "c",
+        0,
+        wheels=("tornado-6.5-py3-none-any.whl", "tornado-6.6.1-py3-none-any.whl"),
+    )
+    result = preflight("--carry", str(carry), env={"GPU_CARRY_LIMIT_MIB": "500"})
+    assert result.returncode == 1
+    assert "two versions of tornado" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["gpu_execute.sh", "gpu_bench.sh"])
+def test_the_old_entry_points_say_to_run_make_gpu_carry_without_carry(tmp_path, script):
+    env = {**os.environ, "GPU_JOB_CARRY": str(tmp_path / "none"), "OUT": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", str(ROOT / "tools" / script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert result.returncode != 0
+    assert "make gpu-carry" in result.stdout + result.stderr

@@ -1,0 +1,723 @@
+#!/usr/bin/env python3
+"""The whole GPU job (issue 13) in one command, ON the lent GPU machine:
+
+    python3 tools/gpu_job.py                   # device call with carry [".carry"]
+    python3 tools/gpu_job.py --list            # the plan: steps, limits, order
+    python3 tools/gpu_job.py --steps best,chapters --budget 170   # a second, shorter call
+
+Made for a machine that is lent for 15 minutes (start-up included), one command at most
+10 minutes, and whose files come back only from $OUT.  So:
+
+* the steps run in the order of their value: the d2l-vs-fast benchmark, the chapters'
+  key experiments at GPU size (``reproduce``), the best recipe, then the chapters
+  executed at the gpu profile;
+* each step has its own time limit and runs in its own process group, killed at the
+  limit; a step that fails or times out is logged and the job goes on;
+* after every step its results are packed into $OUT at once (``results.tar.gz``,
+  ``notebooks.tar.gz``), with ``job.log`` (written as it runs), ``summary.txt`` and
+  ``summary.json``: at most five files, so a command killed at its limit still brings
+  back everything finished before;
+* a total budget (``--budget``, default 560 s of the 600 s a command may run) is kept: a
+  step is not started when less than its minimum is left, and the last step's limit
+  is cut to what is left;
+* the last lines printed are a summary table, preceded by the command that runs the
+  steps that were not reached.
+
+Only the standard library is used here, so the job starts even where a package is
+missing; the preflight (tools/gpu_preflight.py) lists what is.  Back on the CPU
+machine:  ``mkdir -p /tmp/gpu-back && tar -xzf <files_at>/results.tar.gz -C /tmp/gpu-back``
+(``results/NAME/gpu.json`` go into results/, ``gpu-run/`` holds logs and bench rows), and
+``tar -xzf <files_at>/notebooks.tar.gz`` from the repository root for executed chapters.
+
+Rehearse it on the CPU, as the device would run it, with ``make gpu-rehearsal``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+#: What `make gpu-carry` made: wheels/ and fashion-mnist/ ($GPU_JOB_CARRY for tests).
+CARRY = Path(os.environ.get("GPU_JOB_CARRY") or ROOT / ".carry")
+#: The chapters' key experiments (issue 13, item 2), in the order they are run.
+EXPERIMENTS = ("cnn_degradation", "lesion", "final", "ablation")
+#: Seconds for one seed at GPU size: 1.5 x the estimate in ``reproduce --help`` (the gpu
+#: column, 3 seeds, not yet measured), so a slower machine still finishes.
+EXPERIMENT_LIMITS = {
+    "cnn_degradation": 300,
+    "lesion": 300,
+    "final": 180,
+    "ablation": 240,
+}
+#: Chapters executed at the gpu profile, the ones with full-size results first.
+CHAPTERS = (
+    "01_degradation",
+    "04_ensembles",
+    "06_training_resnet18",
+    "02_residual_learning",
+    "03_backprop",
+    "05_residual_block_code",
+)
+#: What one best-recipe seed may take on the GPU (issue: at most 120 s of training) plus
+#: its share of warm-up.
+BEST_SEED_SECONDS = 140
+#: Files that come back from a device call: at most 8 (this job writes at most 5).
+OUT_FILES = (
+    "job.log",
+    "summary.txt",
+    "summary.json",
+    "results.tar.gz",
+    "notebooks.tar.gz",
+)
+
+
+#: No progress bars in the logs (a device call returns only the last 12,000 characters);
+#: not for the chapters, whose stored outputs stay as a reader's run makes them.
+QUIET = {"TQDM_DISABLE": "1"}
+#: The machine, for BENCHMARKS.md's machine line.
+MACHINE = """PYTHON - <<'EOF'
+import platform, sys
+import torch
+gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda",
+      torch.version.cuda, "|", gpu, "|", platform.node())
+EOF
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+fi
+date -u
+"""
+
+
+@dataclass
+class Step:
+    """One unit of work: a command with its own time limit."""
+
+    name: str
+    #: The command, or a function of the seconds left that returns it (None: skip).
+    argv: list[str] | Callable[[float], list[str] | None]
+    limit: float
+    #: Not started with fewer seconds left than this.
+    min_start: float = 30.0
+    group: str = "core"
+    note: str = ""
+    #: Notebooks this step writes (copied into notebooks.tar.gz when changed).
+    notebooks: tuple[str, ...] = ()
+    #: Variables added to the job's environment for this step.
+    env: dict[str, str] = field(default_factory=dict)
+    # filled in by the run
+    status: str = "not run"
+    seconds: float = 0.0
+    rc: int | None = None
+    last_line: str = ""
+    given: float = 0.0
+
+
+@dataclass
+class Job:
+    out: Path
+    work: Path
+    budget: float
+    reserve: float
+    env: dict[str, str]
+    start: float = field(default_factory=time.monotonic)
+    steps: list[Step] = field(default_factory=list)
+    log: object = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.work / "gpu-run"
+
+    def left(self) -> float:
+        return self.budget - (time.monotonic() - self.start) - self.reserve
+
+    def say(self, text: str) -> None:
+        line = text if text.endswith("\n") else text + "\n"
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if self.log is not None:
+            self.log.write(line.encode())
+            self.log.flush()
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+def python_cmd(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def default_steps(
+    profile: str, seeds: int, best_seeds: str, run_dir: Path
+) -> list[Step]:
+    """Every step of the job in the order of its value (issue 13)."""
+    gpu = profile == "gpu"
+    size = "gpu" if gpu else profile
+    steps = [
+        Step(
+            "bench",
+            python_cmd(
+                "-m",
+                "resnet_course",
+                "bench",
+                "--profile",
+                profile,
+                "--recipes",
+                "d2l,fast",
+                "--no-progress",
+                "--json",
+                str(run_dir / "bench_d2l_fast.json"),
+            ),
+            limit=330 if gpu else 240,
+            min_start=150 if gpu else 20,
+            note="d2l's recipe and the fast one, side by side",
+            env=QUIET,
+        )
+    ]
+    for name in EXPERIMENTS:
+        steps.append(
+            Step(
+                f"reproduce-{name}",
+                python_cmd(
+                    "-m",
+                    "resnet_course",
+                    "reproduce",
+                    name,
+                    "--size",
+                    size,
+                    "--seeds",
+                    str(seeds),
+                    "--no-progress",
+                ),
+                limit=EXPERIMENT_LIMITS[name] * seeds if gpu else 240,
+                min_start=60 if gpu else 10,
+                note=f"results/{name}/{size}.json, {seeds} seed(s)",
+                env=QUIET,
+            )
+        )
+
+    def best(left: float) -> list[str]:
+        if best_seeds == "auto":
+            n = 3 if left >= 3 * BEST_SEED_SECONDS + 60 or not gpu else 1
+        else:
+            n = int(best_seeds)
+        return python_cmd(
+            "-m",
+            "resnet_course",
+            "bench",
+            "--profile",
+            profile,
+            "--recipes",
+            "best",
+            "--seeds",
+            str(n),
+            "--no-progress",
+            "--json",
+            str(run_dir / "bench_best.json"),
+        )
+
+    steps.append(
+        Step(
+            "best",
+            best,
+            limit=3 * BEST_SEED_SECONDS + 90 if gpu else 300,
+            min_start=BEST_SEED_SECONDS + 40 if gpu else 10,
+            note="best recipe: 3 seeds, or 1 when time is short",
+            env=QUIET,
+        )
+    )
+    for chapter in CHAPTERS:
+        path = f"book/{chapter}.ipynb"
+
+        def execute(left: float, path: str = path) -> list[str]:
+            # The per-cell timeout stays inside the step's own limit.
+            return python_cmd(
+                str(ROOT / "tools" / "execute_notebooks.py"),
+                "--profile",
+                profile,
+                "--timeout",
+                str(max(int(left) - 5, 10)),
+                path,
+            )
+
+        steps.append(
+            Step(
+                f"chapter-{chapter[:2]}",
+                execute,
+                limit=540 if gpu else 300,
+                min_start=60 if gpu else 10,
+                group="notebooks",
+                note=f"{path} at the {profile} profile",
+                notebooks=(path,),
+            )
+        )
+    return steps
+
+
+def setup_steps(job: Job, python: str, no_wheels: bool, site: Path, data: Path | None):
+    """Install the carried wheels, describe the machine, run the preflight."""
+    wheels = sorted((CARRY / "wheels").glob("*.whl"))
+    steps = []
+    if no_wheels:
+        pass
+    elif not wheels:
+        job.say(
+            f"error: no wheels in {CARRY / 'wheels'}: run `make gpu-carry` on the CPU "
+            'machine first, and call the device with carry [".carry"]'
+        )
+        steps.append(
+            Step(
+                "wheels",
+                [],
+                limit=0,
+                status="failed",
+                last_line="no .carry: run make gpu-carry",
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                "wheels",
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--no-index",
+                    "--no-deps",
+                    "--no-compile",
+                    "--no-cache-dir",
+                    "--upgrade",
+                    "--target",
+                    str(site),
+                    *map(str, wheels),
+                ],
+                limit=240,
+                min_start=0,
+                note=f"{len(wheels)} carried wheels into {site}",
+            )
+        )
+    machine = job.work / "machine.sh"
+    machine.write_text(MACHINE.replace("PYTHON", shlex.quote(python)))
+    steps.append(
+        Step(
+            "machine",
+            ["bash", str(machine)],
+            limit=90,
+            min_start=0,
+            note="python, torch, GPU (gpu-run/logs/machine.log)",
+        )
+    )
+    pre = [python, str(ROOT / "tools" / "gpu_preflight.py")]
+    if data is not None:
+        pre += ["--data", str(data)]
+    steps.append(Step("preflight", pre, limit=90, min_start=0, note="modules and data"))
+    return steps
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM to the step's process group, SIGKILL after ``grace`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_step(job: Job, step: Step) -> None:
+    """Run one step under its limit, its output teed to its log, job.log and stdout."""
+    left = job.left()
+    if step.status == "failed":  # refused before it could start (wheels without .carry)
+        return
+    if left < step.min_start:
+        step.status = "skipped"
+        step.last_line = (
+            f"no time: needs {step.min_start:.0f} s, {max(left, 0):.0f} s left"
+        )
+        job.say(f"=== {step.name}: skipped, {step.last_line}")
+        return
+    step.given = max(min(step.limit, left), 1.0)
+    # A command made at start time sees the seconds it is given (a cell's timeout, seeds).
+    argv = step.argv(step.given) if callable(step.argv) else step.argv
+    if not argv:
+        step.status = "skipped"
+        return
+    shown = shlex.join(argv)
+    job.say(
+        f"=== {step.name} (limit {step.given:.0f} s, {left:.0f} s of the budget left): "
+        + (shown if len(shown) < 400 else shown[:300] + f" ... ({len(argv)} words)")
+    )
+    logs = job.run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**job.env, **step.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        step.status, step.last_line = "failed", f"could not start: {exc}"
+        job.say(f"=== {step.name}: {step.last_line}")
+        return
+    last = [b""]
+    with open(logs / f"{step.name}.log", "wb") as own:
+
+        def pump() -> None:
+            for line in iter(proc.stdout.readline, b""):
+                own.write(line)
+                own.flush()
+                if job.log is not None:
+                    job.log.write(line)
+                    job.log.flush()
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+                if line.strip():
+                    last[0] = line
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            step.rc = proc.wait(timeout=step.given)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(proc)
+            step.rc = proc.returncode
+        reader.join(timeout=5)
+    step.seconds = time.monotonic() - started
+    step.last_line = last[0].decode(errors="replace").strip()[-110:]
+    if timed_out:
+        step.status = "timeout"
+    else:
+        step.status = "ok" if step.rc == 0 else f"failed (rc {step.rc})"
+    job.say(f"=== {step.name}: {step.status} after {step.seconds:.1f} s")
+
+
+def collect(job: Job, size: str, since: float) -> None:
+    """Pack what the finished steps made into $OUT (replacing the older packs)."""
+    files: list[tuple[Path, str]] = []
+    for path in sorted(job.run_dir.rglob("*")):
+        if path.is_file():
+            files.append((path, str(path.relative_to(job.work))))
+    for pattern in (f"results/*/{size}.json", f"results/*/.{size}.partial.json"):
+        for path in sorted(ROOT.glob(pattern)):
+            if path.stat().st_mtime >= since:
+                files.append((path, str(path.relative_to(ROOT))))
+    pack(job.out / "results.tar.gz", files)
+    books = sorted((job.work / "book").glob("*.ipynb"))
+    if books:
+        pack(job.out / "notebooks.tar.gz", [(p, f"book/{p.name}") for p in books])
+
+
+def pack(target: Path, files: list[tuple[Path, str]]) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for path, name in files:
+            try:
+                tar.add(path, arcname=name)
+            except OSError:
+                pass  # a file that vanished meanwhile (a partial result replaced)
+    os.replace(tmp, target)
+
+
+def keep_notebooks(job: Job, step: Step, started_wall: float) -> None:
+    """Copy the notebooks a step executed (written only when it succeeded)."""
+    for rel in step.notebooks:
+        path = ROOT / rel
+        if path.is_file() and path.stat().st_mtime >= started_wall:
+            (job.work / "book").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, job.work / "book" / path.name)
+
+
+# ------------------------------------------------------------------------------ summary
+
+
+def summary_lines(job: Job, rerun: str | None) -> list[str]:
+    used = time.monotonic() - job.start
+    width = max([len(s.name) for s in job.steps] + [4])
+    lines = [
+        f"{'step':{width}s}  {'status':15s} {'seconds':>7s} {'limit':>6s}  last line",
+        f"{'-' * width}  {'-' * 15} {'-' * 7} {'-' * 6}  {'-' * 40}",
+    ]
+    for s in job.steps:
+        limit = f"{s.given:6.0f}" if s.given else "     -"
+        lines.append(
+            f"{s.name:{width}s}  {s.status:15s} {s.seconds:7.1f} {limit}  {s.last_line[:70]}"
+        )
+    ok = sum(s.status == "ok" for s in job.steps)
+    lines.append(
+        f"{ok} of {len(job.steps)} steps ok; {used:.0f} s used of the {job.budget:.0f} s"
+        f" budget; results in {job.out}: "
+        + ", ".join(n for n in OUT_FILES if (job.out / n).exists())
+    )
+    if rerun:
+        lines.insert(0, f"not reached; next call: {rerun}")
+    return lines
+
+
+def write_summary(job: Job, rerun: str | None) -> list[str]:
+    lines = summary_lines(job, rerun)
+    (job.out / "summary.txt").write_text("\n".join(lines) + "\n")
+    data = {
+        "budget_seconds": job.budget,
+        "used_seconds": round(time.monotonic() - job.start, 1),
+        "rerun": rerun,
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "seconds": round(s.seconds, 1),
+                "limit": round(s.given, 1),
+                "rc": s.rc,
+                "last_line": s.last_line,
+                "note": s.note,
+            }
+            for s in job.steps
+        ],
+    }
+    (job.out / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
+    return lines
+
+
+def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
+    todo = [
+        s.name
+        for s in job.steps
+        if s.status in ("skipped", "not run")
+        and s.name not in ("wheels", "machine", "preflight")
+        and not s.name.startswith("+")
+    ]
+    if not todo:
+        return None
+    parts = ["python3", "tools/gpu_job.py", "--steps", ",".join(todo)]
+    if args.profile != "gpu":
+        parts += ["--profile", args.profile]
+    return (
+        shlex.join(parts) + "  (with --budget = the seconds the call may run, less 40)"
+    )
+
+
+# --------------------------------------------------------------------------------- main
+
+
+def select(steps: list[Step], names: str | None) -> list[Step]:
+    """``--steps``: names, or a prefix ('reproduce', 'chapters', 'chapter-0') for many."""
+    if names is None or names == "all":
+        return steps
+    chosen: list[Step] = []
+    for word in filter(None, (w.strip() for w in names.split(","))):
+        prefix = "chapter-" if word == "chapters" else word
+        found = [s for s in steps if s.name == word or s.name.startswith(prefix)]
+        if not found:
+            raise SystemExit(
+                f"gpu_job: unknown step {word!r}; steps: "
+                + ", ".join(s.name for s in steps)
+            )
+        chosen += [s for s in found if s not in chosen]
+    return chosen
+
+
+def extra_steps(specs: list[str]) -> list[Step]:
+    """``--add NAME[:SECONDS]=COMMAND``: a shell command as a step (knobs, tests); its
+    limit is SECONDS, else what is left of the budget."""
+    steps = []
+    for spec in specs:
+        head, sep, command = spec.partition("=")
+        name, _, seconds = head.partition(":")
+        if not sep or not name or not command or (seconds and not seconds.isdigit()):
+            raise SystemExit(
+                f"gpu_job: --add wants NAME[:SECONDS]=COMMAND, got {spec!r}"
+            )
+        steps.append(
+            Step(
+                f"+{name}",
+                ["bash", "-c", command],
+                limit=float(seconds or 600),
+                min_start=5,
+                note=command,
+            )
+        )
+    return steps
+
+
+def child_env(
+    site: Path | None, data: Path | None, run_dir: Path, out: Path
+) -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(ROOT / "code")] + ([str(site)] if site else [])
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    if data is not None:
+        env["FASHION_MNIST_DIR"] = str(data)
+    env.update(
+        RESNET_COURSE_NO_DOWNLOAD="1",
+        PYTHONUNBUFFERED="1",
+        MPLBACKEND="agg",
+        GPU_RUN=str(run_dir),
+        OUT=str(out),
+        # Nothing is to be fetched: a hidden download fails at once instead of hanging.
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+    )
+    return env
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--steps", help="comma-separated steps or prefixes (default: all, in order)"
+    )
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="NAME[:SECONDS]=COMMAND",
+        help="also run this shell command as a step, after the others "
+        "(output files: write them into $GPU_RUN)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=float(os.environ.get("GPU_JOB_BUDGET", 560)),
+        help="seconds this command may use in all (default 560 of a 600 s call)",
+    )
+    p.add_argument(
+        "--reserve",
+        type=float,
+        default=15,
+        help="seconds kept back for packing and the summary (default 15)",
+    )
+    p.add_argument(
+        "--profile",
+        default=os.environ.get("GPU_JOB_PROFILE", "gpu"),
+        choices=["gpu", "cpu", "smoke"],
+        help="size of everything (default gpu)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="seeds per reproduce experiment (default 1: 3 of all four take "
+        "about half an hour by the estimates)",
+    )
+    p.add_argument(
+        "--best-seeds",
+        default="auto",
+        choices=["auto", "1", "2", "3"],
+        help="seeds of the best recipe (auto: 3 if the time is left, else 1)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get("OUT") or "/tmp/gpu-out"),
+        help="the folder that comes back (default: $OUT, else /tmp/gpu-out)",
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch, emptied first (default: $GPU_JOB_WORK or /tmp/gpu-job-work)",
+    )
+    p.add_argument(
+        "--site", type=Path, default=Path("/tmp/site"), help="where the wheels go"
+    )
+    p.add_argument(
+        "--no-wheels", action="store_true", help="use the packages as they are"
+    )
+    p.add_argument(
+        "--no-setup", action="store_true", help="no wheels, machine or preflight step"
+    )
+    p.add_argument("--list", action="store_true", help="print the plan and exit")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = args.work or Path(os.environ.get("GPU_JOB_WORK", "/tmp/gpu-job-work"))
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "gpu-run").mkdir(parents=True)
+    data = CARRY / "fashion-mnist" if (CARRY / "fashion-mnist").is_dir() else None
+    size = "gpu" if args.profile == "gpu" else args.profile
+    use_wheels = not (args.no_wheels or args.no_setup)
+    job = Job(
+        args.out,
+        work,
+        args.budget,
+        args.reserve,
+        child_env(args.site if use_wheels else None, data, work / "gpu-run", args.out),
+    )
+    plan = select(
+        default_steps(args.profile, args.seeds, args.best_seeds, job.run_dir),
+        args.steps,
+    ) + extra_steps(args.add)
+    if args.list:
+        for s in plan:
+            print(
+                f"{s.name:22s} limit {s.limit:5.0f} s, starts with >= {s.min_start:4.0f} s left  {s.note}"
+            )
+        return 0
+    job.log = open(args.out / "job.log", "ab")
+    job.say(
+        f"gpu_job: {len(plan)} steps, budget {args.budget:.0f} s, profile {args.profile}, "
+        f"python {sys.executable}, out {args.out}"
+    )
+    if not args.no_setup:
+        job.steps += setup_steps(job, sys.executable, args.no_wheels, args.site, data)
+    job.steps += plan
+    since = time.time() - 1
+    for step in job.steps:
+        started_wall = time.time()
+        run_step(job, step)
+        keep_notebooks(job, step, started_wall)
+        (job.run_dir / "summary.txt").write_text(
+            "\n".join(summary_lines(job, None)) + "\n"
+        )
+        collect(job, size, since)
+        write_summary(job, None)
+    rerun = rerun_command(job, args)
+    lines = write_summary(job, rerun)
+    collect(job, size, since)
+    job.say("")
+    for line in lines:
+        job.say(line)
+    job.log.close()
+    return 0 if all(s.status == "ok" for s in job.steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
