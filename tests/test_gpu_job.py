@@ -274,3 +274,19 @@ def test_the_old_entry_points_say_to_run_make_gpu_carry_without_carry(tmp_path, 
     )
     assert result.returncode != 0
     assert "make gpu-carry" in result.stdout + result.stderr
+
+
+def test_a_step_killed_at_its_limit_takes_its_own_sessions_along(tmp_path):
+    # Like a Jupyter kernel: a child in a session of its own, outside the step's group.
+    run_job(
+        tmp_path,
+        "--steps",
+        "",
+        "--add",
+        "orphan:2=setsid sleep 300 & echo $! > $GPU_RUN/pid; wait",
+    )
+    pid = int((tmp_path / "work" / "gpu-run" / "pid").read_text())
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    )

@@ -124,6 +124,7 @@ class Step:
     rc: int | None = None
     last_line: str = ""
     given: float = 0.0
+    command: str = ""
 
 
 @dataclass
@@ -245,7 +246,8 @@ def default_steps(
         def execute(left: float, path: str = path) -> list[str]:
             # The per-cell timeout stays inside the step's own limit.
             return python_cmd(
-                str(ROOT / "tools" / "execute_notebooks.py"),
+                str(Path(__file__).resolve()),
+                "--execute-notebooks",
                 "--profile",
                 profile,
                 "--timeout",
@@ -332,16 +334,54 @@ def setup_steps(job: Job, python: str, no_wheels: bool, site: Path, data: Path |
 # ------------------------------------------------------------------------------ running
 
 
+def descendants(pid: int) -> list[tuple[int, str | None]]:
+    """Every process below ``pid``, also those in sessions of their own (a Jupyter
+    kernel is started in one, and would go on holding the GPU)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return [(p, started(p)) for p in found]
+
+
+def started(pid: int) -> str | None:
+    """The start time of ``pid`` (so a number reused by a new process is left alone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM to the step's process group, SIGKILL after ``grace`` seconds."""
+    """SIGTERM to the step's process group and every process below it, SIGKILL to
+    what is left after ``grace`` seconds."""
+    below = descendants(proc.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid, start in below:
+            if start is not None and started(pid) == start:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            pass
         try:
             proc.wait(timeout=grace)
-            return
+            if sig == signal.SIGTERM:
+                time.sleep(0.2)
+                below = [(p, t) for p, t in below if t is not None and started(p) == t]
+                if not below:
+                    return
         except subprocess.TimeoutExpired:
             continue
 
@@ -364,7 +404,7 @@ def run_step(job: Job, step: Step) -> None:
     if not argv:
         step.status = "skipped"
         return
-    shown = shlex.join(argv)
+    shown = step.command = shlex.join(argv)
     job.say(
         f"=== {step.name} (limit {step.given:.0f} s, {left:.0f} s of the budget left): "
         + (shown if len(shown) < 400 else shown[:300] + f" ... ({len(argv)} words)")
@@ -412,7 +452,7 @@ def run_step(job: Job, step: Step) -> None:
             step.rc = proc.returncode
         reader.join(timeout=5)
     step.seconds = time.monotonic() - started
-    step.last_line = last[0].decode(errors="replace").strip()[-110:]
+    step.last_line = last[0].decode(errors="replace").split("\r")[-1].strip()[-110:]
     if timed_out:
         step.status = "timeout"
     else:
@@ -498,6 +538,7 @@ def write_summary(job: Job, rerun: str | None) -> list[str]:
                 "rc": s.rc,
                 "last_line": s.last_line,
                 "note": s.note,
+                "command": s.command,
             }
             for s in job.steps
         ],
@@ -664,7 +705,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def execute_notebooks(argv: list[str]) -> int:
+    """``tools/execute_notebooks.py ARGS``, with a missed wake-up of nbclient worked
+    around: a cell that shows a widget (``interact``) sometimes waits out its whole
+    timeout for a reply that has arrived (jupyter/nbclient#312; seen in the rehearsal:
+    ch. 6's schedule slider held a 300 s step).  The channels are polled at least once
+    a second instead of once per timeout."""
+    import runpy
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    original = AsyncZMQSocketChannel.get_msg
+
+    async def get_msg(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            try:
+                return await original(self, min(1.0, max(left, 0.0)))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    AsyncZMQSocketChannel.get_msg = get_msg
+    script = ROOT / "tools" / "execute_notebooks.py"
+    sys.argv = [str(script), *argv]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--execute-notebooks"]:
+        return execute_notebooks(argv[1:])
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(os.environ.get("GPU_JOB_WORK", "/tmp/gpu-job-work"))
