@@ -128,7 +128,7 @@ def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(tmp_pat
     assert [s["status"] for s in summary["steps"]] == ["skipped"] * 8
     assert "bench,reproduce-final,chapter-01" in summary["rerun"]
     assert (
-        "not reached; next call: python3 tools/gpu_job.py --steps bench,"
+        "next call: python3 tools/gpu_job.py --steps bench,"
         in result.stdout
     )
 
@@ -290,3 +290,32 @@ def test_a_step_killed_at_its_limit_takes_its_own_sessions_along(tmp_path):
         not Path(f"/proc/{pid}").exists()
         or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
     )
+
+
+def test_notebook_channels_are_polled_in_slices(monkeypatch):
+    # A reply whose wake-up the first poll misses is still read within one slice.
+    import asyncio
+    from queue import Empty
+
+    job = load(JOB)
+    calls = []
+
+    async def get_msg(self, timeout=None):
+        calls.append(timeout)
+        if len(calls) < 3:
+            raise Empty
+        return {"msg": "reply"}
+
+    sliced = job.polling(get_msg, every=0.01)
+    assert asyncio.run(sliced(None, 100)) == {"msg": "reply"}
+    assert calls == [0.01, 0.01, 0.01]
+    calls.clear()
+
+    async def never(self, timeout=None):
+        calls.append(timeout)
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    with pytest.raises(Empty):
+        asyncio.run(job.polling(never, every=0.01)(None, 0.05))
+    assert 3 <= len(calls) <= 10

@@ -518,7 +518,8 @@ def summary_lines(job: Job, rerun: str | None) -> list[str]:
         + ", ".join(n for n in OUT_FILES if (job.out / n).exists())
     )
     if rerun:
-        lines.insert(0, f"not reached; next call: {rerun}")
+        lines.insert(0, f"not reached or out of time; next call: {rerun}")
+        lines.insert(1, "(add --budget SECONDS when that call may run less than 600 s)")
     return lines
 
 
@@ -548,10 +549,12 @@ def write_summary(job: Job, rerun: str | None) -> list[str]:
 
 
 def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
+    """The call that runs what was not reached (and what ran out of time: reproduce
+    continues from its partial file when that is carried along)."""
     todo = [
         s.name
         for s in job.steps
-        if s.status in ("skipped", "not run")
+        if s.status in ("skipped", "not run", "timeout")
         and s.name not in ("wheels", "machine", "preflight")
         and not s.name.startswith("+")
     ]
@@ -560,9 +563,7 @@ def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
     parts = ["python3", "tools/gpu_job.py", "--steps", ",".join(todo)]
     if args.profile != "gpu":
         parts += ["--profile", args.profile]
-    return (
-        shlex.join(parts) + "  (with --budget = the seconds the call may run, less 40)"
-    )
+    return shlex.join(parts)
 
 
 # --------------------------------------------------------------------------------- main
@@ -705,6 +706,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def polling(get_msg, every: float = 1.0):
+    """``get_msg(self, timeout)`` that waits in slices of ``every`` seconds: a wake-up
+    missed by one poll costs one slice, not the whole timeout."""
+    from queue import Empty
+
+    async def sliced(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = every if deadline is None else deadline - time.monotonic()
+            try:
+                return await get_msg(self, min(every, max(left, 0.0)))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return sliced
+
+
 def execute_notebooks(argv: list[str]) -> int:
     """``tools/execute_notebooks.py ARGS``, with a missed wake-up of nbclient worked
     around: a cell that shows a widget (``interact``) sometimes waits out its whole
@@ -712,23 +731,10 @@ def execute_notebooks(argv: list[str]) -> int:
     ch. 6's schedule slider held a 300 s step).  The channels are polled at least once
     a second instead of once per timeout."""
     import runpy
-    from queue import Empty
 
     from jupyter_client.channels import AsyncZMQSocketChannel
 
-    original = AsyncZMQSocketChannel.get_msg
-
-    async def get_msg(self, timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = 1.0 if deadline is None else deadline - time.monotonic()
-            try:
-                return await original(self, min(1.0, max(left, 0.0)))
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    AsyncZMQSocketChannel.get_msg = get_msg
+    AsyncZMQSocketChannel.get_msg = polling(AsyncZMQSocketChannel.get_msg)
     script = ROOT / "tools" / "execute_notebooks.py"
     sys.argv = [str(script), *argv]
     runpy.run_path(str(script), run_name="__main__")
