@@ -127,10 +127,7 @@ def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(tmp_pat
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["skipped"] * 8
     assert "bench,reproduce-final,chapter-01" in summary["rerun"]
-    assert (
-        "next call: python3 tools/gpu_job.py --steps bench,"
-        in result.stdout
-    )
+    assert "next call: python3 tools/gpu_job.py --steps bench," in result.stdout
 
 
 def test_out_stays_within_what_a_device_call_brings_back(tmp_path):
@@ -319,3 +316,12 @@ def test_notebook_channels_are_polled_in_slices(monkeypatch):
     with pytest.raises(Empty):
         asyncio.run(job.polling(never, every=0.01)(None, 0.05))
     assert 3 <= len(calls) <= 10
+
+
+def test_progress_bars_reach_the_output_as_their_last_frame(tmp_path):
+    bar = r"printf 'a  0%%\rb 50%%\rc 100%%\r   \r\ndone\n'"
+    run_job(tmp_path, "--steps", "", "--add", f"bar={bar}")
+    shown = (tmp_path / "out" / "job.log").read_bytes()  # what stdout got, too
+    assert b"\nc 100%\ndone\n" in shown and b"\r" not in shown
+    own = (tmp_path / "work" / "gpu-run" / "logs" / "+bar.log").read_bytes()
+    assert b"b 50%" in own  # the step's own log keeps every frame

@@ -118,6 +118,8 @@ class Step:
     notebooks: tuple[str, ...] = ()
     #: Variables added to the job's environment for this step.
     env: dict[str, str] = field(default_factory=dict)
+    #: Run only when named in --steps exactly.
+    optional: bool = False
     # filled in by the run
     status: str = "not run"
     seconds: float = 0.0
@@ -209,6 +211,40 @@ def default_steps(
                 env=QUIET,
             )
         )
+    # Not in the default plan: the four at once, for a GPU that one small network leaves
+    # mostly idle (their wall times then are not those of a run alone).
+    each = " ".join(
+        shlex.quote(a)
+        for a in python_cmd(
+            "-m",
+            "resnet_course",
+            "reproduce",
+            "NAME",
+            "--size",
+            size,
+            "--seeds",
+            str(seeds),
+            "--no-progress",
+        )
+    ).replace("NAME", "$n")
+    steps.append(
+        Step(
+            "reproduce-parallel",
+            [
+                "bash",
+                "-c",
+                f"for n in {' '.join(EXPERIMENTS)}; do {each} "
+                '> "$GPU_RUN/logs/parallel-$n.log" 2>&1 & done; rc=0; '
+                "for j in $(jobs -p); do wait $j || rc=1; done; "
+                'tail -n 2 "$GPU_RUN"/logs/parallel-*.log; exit $rc',
+            ],
+            limit=max(EXPERIMENT_LIMITS.values()) * seeds if gpu else 240,
+            min_start=60 if gpu else 10,
+            note="the four reproduce steps at once (only when named)",
+            env=QUIET,
+            optional=True,
+        )
+    )
 
     def best(left: float) -> list[str]:
         if best_seeds == "auto":
@@ -386,6 +422,14 @@ def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
             continue
 
 
+def last_frame(line: bytes) -> bytes:
+    """A progress bar's line as its last frame: the device call returns only the last
+    12,000 characters, which bars redrawn with carriage returns would fill (the step's
+    own log keeps every frame)."""
+    frames = [f for f in line.rstrip(b"\n").split(b"\r") if f.strip()]
+    return (frames[-1] if frames else b"") + b"\n" if b"\r" in line else line
+
+
 def run_step(job: Job, step: Step) -> None:
     """Run one step under its limit, its output teed to its log, job.log and stdout."""
     left = job.left()
@@ -433,6 +477,7 @@ def run_step(job: Job, step: Step) -> None:
             for line in iter(proc.stdout.readline, b""):
                 own.write(line)
                 own.flush()
+                line = last_frame(line)
                 if job.log is not None:
                     job.log.write(line)
                     job.log.flush()
@@ -452,7 +497,7 @@ def run_step(job: Job, step: Step) -> None:
             step.rc = proc.returncode
         reader.join(timeout=5)
     step.seconds = time.monotonic() - started
-    step.last_line = last[0].decode(errors="replace").split("\r")[-1].strip()[-110:]
+    step.last_line = last[0].decode(errors="replace").strip()[-110:]
     if timed_out:
         step.status = "timeout"
     else:
@@ -572,11 +617,15 @@ def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
 def select(steps: list[Step], names: str | None) -> list[Step]:
     """``--steps``: names, or a prefix ('reproduce', 'chapters', 'chapter-0') for many."""
     if names is None or names == "all":
-        return steps
+        return [s for s in steps if not s.optional]
     chosen: list[Step] = []
     for word in filter(None, (w.strip() for w in names.split(","))):
         prefix = "chapter-" if word == "chapters" else word
-        found = [s for s in steps if s.name == word or s.name.startswith(prefix)]
+        found = [
+            s
+            for s in steps
+            if s.name == word or (s.name.startswith(prefix) and not s.optional)
+        ]
         if not found:
             raise SystemExit(
                 f"gpu_job: unknown step {word!r}; steps: "
