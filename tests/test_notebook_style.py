@@ -66,3 +66,33 @@ def test_no_code_cell_shows_an_nbval_marker(path):
             " converts them):\n  " + "\n  ".join(marked),
             pytrace=False,
         )
+
+
+def misplaced_save_markers(cells) -> list[str]:
+    """Cells where a ``#@save`` marker is not the cell's first line (such a cell is not
+    checked against the package, and two cells have run together)."""
+    return [
+        describe(i, cell)
+        for i, cell in cells
+        if any("@save" in line for line in cell.source.split("\n")[1:])
+        or (
+            "@save" in cell.source.split("\n")[0]
+            and not cell.source.startswith("#@save")
+        )
+    ]
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_save_markers_open_their_cells(path):
+    bad = misplaced_save_markers(code_cells(path))
+    assert not bad, (
+        f"{path.relative_to(ROOT)}: a '#@save module' marker must be the first line of"
+        f" its own cell: {bad}"
+    )
+
+
+def test_a_save_marker_inside_a_cell_is_found():
+    cell = nbformat.v4.new_code_cell(
+        "fig = diagram()\n#@save resnet_course.x\nclass A: ..."
+    )
+    assert misplaced_save_markers([(3, cell)])

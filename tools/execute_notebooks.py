@@ -61,7 +61,7 @@ def record(path: Path, notebook: Path, seconds: float, profile: str | None) -> N
     data.setdefault(profile, {})[notebook.name] = {
         "seconds": round(seconds, 1),
         "date": time.strftime("%Y-%m-%d"),
-        "device": device_name("cpu"),
+        "device": device_name(),
         "torch": torch.__version__,
         "commit": git_commit(),
     }
