@@ -157,3 +157,12 @@ def test_every_committed_result_is_complete():
         result = json.loads(path.read_text())
         assert check_schema(result) == [], path
         assert path.stem == result["size"] and path.parent.name == result["experiment"]
+
+
+def test_no_progress_silences_the_training_loops_bars_too(tmp_path):
+    # preact trains through training.train_classifier, whose bar has its own switch
+    done = reproduce(
+        "preact", "--size", "smoke", "--seeds", "1", "--results", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "it/s" not in done.stderr and "%|" not in done.stderr, done.stderr[-500:]

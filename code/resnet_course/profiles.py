@@ -91,3 +91,11 @@ def describe_run() -> str:
         f"profile: {current_profile()} | device: {device} = {device_name(device)} | "
         f"torch {torch.__version__} | run on {_dt.date.today().isoformat()}"
     )
+
+
+def bars_disabled(progress: bool = True) -> bool:
+    """True when a progress bar should stay silent: ``progress=False``, or
+    ``TQDM_DISABLE`` set in the environment (``reproduce --no-progress`` sets it, so the
+    training loops it calls stay quiet too; an explicit ``disable=False`` would override
+    tqdm's own reading of the variable)."""
+    return not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import tempfile
@@ -272,6 +273,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                     str(args.seeds),
                 ]
             )
+            if (
+                args.no_progress
+            ):  # the training loops' bars too (profiles.bars_disabled)
+                os.environ["TQDM_DISABLE"] = "1"
             reproduce(
                 name,
                 args.size,

@@ -56,7 +56,7 @@ from .checkpoint import (
 from .data import N_TEST_FULL, N_TRAIN_FULL, FashionMNIST, load_fashion_mnist
 from .history import History, LivePlot, in_jupyter, plot_history
 from .models import MODELS, build_model
-from .profiles import resolve_device
+from .profiles import bars_disabled, resolve_device
 from .run_state import FlipTTA, RunState
 from .train_config import RESUMABLE_CHANGES, TrainConfig, validate
 from .training import NonFiniteLossError, evaluate
@@ -318,7 +318,7 @@ def _run(
         total=state.total_steps,
         initial=state.step,
         desc=cfg.model,
-        disable=not cfg.progress,
+        disable=bars_disabled(cfg.progress),
         leave=False,
     )
     with contextlib.closing(bar):

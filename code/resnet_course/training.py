@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .augment import random_crop_flip  # also importable from here, its old home
+from .profiles import bars_disabled
 from .schedule import lr_factor
 
 
@@ -120,7 +121,7 @@ def train_classifier(
     hist = History()
     model.train()
     start, step = time.perf_counter(), 0
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, disable=bars_disabled(progress), leave=False)
     # Running sums stay on the device; reading them (.item()) only at log points avoids
     # a GPU synchronisation every step.
     run_loss = torch.zeros((), device=train_labels.device)
