@@ -18,6 +18,7 @@ how to resume).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -38,33 +39,67 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train; launched by torchrun, every process runs this, and only rank 0 reports
+    (the others' errors are the same as rank 0's, or rank 0 says another one failed)."""
     import dataclasses
-    import json
 
     from .checkpoint import LAST, check_writable_file
-    from .trainer import NonFiniteLossError, TrainConfig, train
+    from .distributed import launched_world
+    from .trainer import TrainConfig
 
     cfg = TrainConfig(
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     )
+    main = launched_world().is_main
     last = Path(cfg.checkpoint_dir) / LAST if cfg.checkpoint_dir else None
     if last is not None and last.is_file() and not (cfg.resume or args.overwrite):
         return _error(
             f"{last} holds a run already. Continue it with --resume, start over with"
             " --overwrite, or choose another --checkpoint-dir",
             2,
+            main,
         )
     if args.history_json:
         check_writable_file(args.history_json, "--history-json")
+    return _train_and_report(cfg, args.history_json, last, main)
+
+
+def _train_and_report(cfg, history_json: str | None, last: Path | None, main: bool):
+    import json
+
+    from .distributed import peer_failure
+    from .trainer import NonFiniteLossError, train
+
     try:
         result = train(cfg)
     except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
-        return _error(str(exc), 2 if isinstance(exc, ValueError) else 1)
+        return _error(str(exc), 2 if isinstance(exc, ValueError) else 1, main)
     except KeyboardInterrupt:
-        return _interrupted(last, cfg.resume)
-    h = result.history
+        return _interrupted(last, cfg.resume, main)
+    except Exception as exc:
+        if not peer_failure(exc):
+            raise
+        return _error(
+            f"another process of this run stopped; {_hint(last, cfg.resume)}", 1, main
+        )
+    if not main:
+        return 0
+    print(_summary(cfg, result.history))
+    if history_json:
+        with open(history_json, "w") as f:
+            json.dump(
+                {"config": cfg.to_dict(), "history": result.history.to_dict()},
+                f,
+                indent=2,
+            )
+        print(f"history written to {history_json}")
+    return 0
+
+
+def _summary(cfg, h) -> str:
+    """The one line a finished run prints."""
     reached = h.time_to(cfg.target_acc)
-    print(
+    return (
         f"final test accuracy {h.final_test_acc:.4f} after {h.epoch[-1]} epochs |"
         f" training {h.train_seconds[-1]:.1f} s, {h.images_per_second:,.0f} images/s |"
         f" warm-up {h.warmup_seconds:.1f} s | {cfg.target_acc:.1%} reached "
@@ -75,30 +110,32 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ""
         )
         + f" | {h.device}, {h.precision}, compile={h.compile}"
+        + (f" | {h.processes} processes" if h.processes > 1 else "")
     )
-    if args.history_json:
-        with open(args.history_json, "w") as f:
-            json.dump({"config": cfg.to_dict(), "history": h.to_dict()}, f, indent=2)
-        print(f"history written to {args.history_json}")
-    return 0
 
 
-def _interrupted(last: Path | None, resumed: bool) -> int:
-    """Ctrl-C: say what is kept and how to continue; 130 is the shell's code for it."""
+def _hint(last: Path | None, resumed: bool) -> str:
+    """What is kept of an interrupted run, and how to continue it."""
     if last is None:
-        hint = "no checkpoint was written (--checkpoint-dir is empty)"
-    elif last.is_file():
-        hint = (
+        return "no checkpoint was written (--checkpoint-dir is empty)"
+    if last.is_file():
+        return (
             f"the checkpoint of the last finished epoch is in {last}; continue the run"
             " with the same command" + ("" if resumed else " and --resume")
         )
-    else:
-        hint = "no epoch had finished, so there is no checkpoint to resume from"
-    return _error(f"interrupted; {hint}", 130)
+    return "no epoch had finished, so there is no checkpoint to resume from"
 
 
-def _error(message: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
+def _interrupted(last: Path | None, resumed: bool, main: bool = True) -> int:
+    """Ctrl-C: say what is kept and how to continue; 130 is the shell's code for it."""
+    return _error(f"interrupted; {_hint(last, resumed)}", 130, main)
+
+
+def _error(message: str, code: int, show: bool = True) -> int:
+    """Print ``message`` as one ``error:`` line (unless ``show`` is false: a process of
+    a data-parallel run other than rank 0) and return the exit code."""
+    if show:
+        print(f"error: {message}", file=sys.stderr)
     return code
 
 
@@ -106,6 +143,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
     from .checkpoint import check_writable_file
 
+    if args.nproc:
+        return _bench_scaling(args)
     recipes = tuple(r.strip() for r in args.recipes.split(","))
     unknown = set(recipes) - {"d2l", "fast", "best"}
     if unknown:
@@ -143,6 +182,51 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 "recipes": bench.RECIPES,
             },
         )
+        print(f"results written to {args.json}")
+    return 0
+
+
+def _bench_scaling(args: argparse.Namespace) -> int:
+    """``bench --nproc N``: the fast recipe with 1, 2, 4, ... N processes (torchrun),
+    the global batch fixed; images/s, speed-up and efficiency."""
+    from . import multiprocess
+    from .checkpoint import check_writable_file
+    from .recipes import recipe_config, sizes
+
+    if args.json:
+        check_writable_file(args.json, "--json")
+    available = multiprocess.device_count_for(args.device)
+    if args.nproc > available:
+        kind = "GPU(s)" if "cuda" in args.device or args.device == "auto" else "cores"
+        return _error(
+            f"--nproc {args.nproc} is more than this machine's {available} {kind};"
+            f" use --nproc {available} or fewer",
+            2,
+        )
+    size = sizes(args.profile)
+    cfg = recipe_config(
+        "fast",
+        n_train=size["n_train"],
+        n_test=size["n_test"],
+        width=size["width"],
+        batch_size=size["batch_size"],
+        epochs=args.fast_epochs or size["fast_epochs"],
+        device=args.device,
+    )
+    try:
+        rows = multiprocess.scaling(cfg, multiprocess.process_counts(args.nproc))
+    except (ValueError, multiprocess.LaunchFailed) as exc:
+        return _error(str(exc), 2)
+    print("| processes | images/s | speed-up | efficiency | test acc |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r['processes']} | {r['images_per_second']:,.0f} | {r['speedup']:.2f}"
+            f" | {r['efficiency']:.0%} | {r['test_acc']:.4f} |"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": cfg.to_dict(), "rows": rows}, f, indent=2)
         print(f"results written to {args.json}")
     return 0
 
@@ -284,6 +368,17 @@ def _add_bench_parser(sub) -> None:
     )
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--nproc",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help=(
+            "instead of the recipes: the fast recipe data-parallel on 1, 2, 4, ... N"
+            " processes (torchrun; one per GPU, or gloo on the CPU with --device cpu),"
+            " the global batch fixed: images/s, speed-up, efficiency"
+        ),
+    )
     p.set_defaults(func=cmd_bench)
 
 
@@ -294,11 +389,19 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DatasetError
 
     args = build_parser().parse_args(argv)
+    show = _is_main_process()
     try:
         return args.func(args)
     except (DatasetError, CheckpointError) as exc:
-        return _error(str(exc), 1)
+        return _error(str(exc), 1, show)
     except RunFolderError as exc:
-        return _error(str(exc), 2)
+        return _error(str(exc), 2, show)
     except KeyboardInterrupt:
-        return _error("interrupted", 130)
+        return _error("interrupted", 130, show)
+
+
+def _is_main_process() -> bool:
+    """False in the processes of a torchrun launch other than rank 0."""
+    from .distributed import launched_world
+
+    return launched_world().is_main

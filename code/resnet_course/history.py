@@ -32,6 +32,7 @@ class History:
     device: str = ""
     precision: str = ""
     compile: str = ""
+    processes: int = 1  # data-parallel processes (torchrun ranks) that trained it
 
     @property
     def final_test_acc(self) -> float:
@@ -63,7 +64,7 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "History":
-        return cls(**d)
+        return cls(**d)  # (a record from before ``processes`` existed gets 1)
 
 
 def in_jupyter() -> bool:

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from .checkpoint import rng_state, set_rng_state
 from .data import MEAN, STD
+from .distributed import World, data_parallel, sync_batchnorm
 from .history import History
 from .models import build_model
 from .profiles import device_name
@@ -37,12 +38,19 @@ from .train_config import (
 class Prepared(nn.Module):
     """Normalise, optionally upsample, and set the memory format, then run ``model``."""
 
-    def __init__(self, model: nn.Module, resize: int = 0, channels_last: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        resize: int = 0,
+        channels_last: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.model, self.resize, self.channels_last = model, resize, channels_last
+        self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - MEAN) / STD
+        x = (x.to(self.dtype) - MEAN) / STD
         if self.resize:
             x = F.interpolate(
                 x, size=(self.resize, self.resize), mode="bilinear", align_corners=False
@@ -102,6 +110,41 @@ def _compiled(net: nn.Module, mode: str) -> nn.Module:
     return torch.compile(net, mode=None if mode == "default" else mode)
 
 
+def _networks(
+    model: nn.Module,
+    ema: EMA | None,
+    cfg: TrainConfig,
+    channels_last: bool,
+    compile_mode: str,
+    world: World,
+) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """The network as trained (normalised, all-reducing its gradients when there are
+    several processes, maybe compiled), the network as tested, and its forward pass
+    (maybe compiled; never through DistributedDataParallel)."""
+    train_net = Prepared(model, cfg.resize, channels_last, _dtype(model))
+    if world.distributed:
+        forward = _compiled(data_parallel(train_net, model_device(model)), compile_mode)
+        eval_source = (
+            train_net
+            if ema is None
+            else Prepared(ema.model, cfg.resize, channels_last, _dtype(model))
+        )
+        return forward, eval_source, _compiled(eval_source, compile_mode)
+    forward = _compiled(train_net, compile_mode)
+    if ema is None:
+        return forward, train_net, forward
+    eval_net = Prepared(ema.model, cfg.resize, channels_last, _dtype(model))
+    return forward, eval_net, _compiled(eval_net, compile_mode)
+
+
+def _dtype(model: nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 @dataclass(eq=False)
 class RunState:
     """A run's state (saved, restored, snapshotted) and the networks that use it."""
@@ -123,18 +166,30 @@ class RunState:
     eval_net: nn.Module  # the (EMA) model as tested, not compiled
     tester: nn.Module  # eval_net, maybe compiled, maybe with flip TTA
     total_steps: int
+    world: World = World()  # which of how many data-parallel processes this is
     epoch: int = 0  # epochs finished
     step: int = 0  # optimiser steps taken
     first_bad: torch.Tensor | None = None  # first step with a non-finite loss, 0: none
 
     @classmethod
-    def create(cls, cfg: TrainConfig, device: torch.device, steps_per_epoch: int):
-        """A fresh run as ``cfg`` says, seeded with ``cfg.seed``."""
+    def create(
+        cls,
+        cfg: TrainConfig,
+        device: torch.device,
+        steps_per_epoch: int,
+        world: World = World(),
+    ):
+        """A fresh run as ``cfg`` says, seeded with ``cfg.seed`` (in every process of
+        a data-parallel run, whose augmentations then draw from a seed per rank)."""
         torch.manual_seed(cfg.seed)
         precision = resolve_precision(cfg.precision, device)
         compile_mode = resolve_compile(cfg.compile, device)
         channels_last = resolve_channels_last(cfg.channels_last, device)
         model = build_model(cfg.model, cfg.width).to(device)
+        if precision == "fp64":
+            model = model.double()
+        if cfg.sync_batchnorm and world.distributed:
+            model = sync_batchnorm(model, device)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.SGD(
@@ -148,17 +203,17 @@ class RunState:
             optimizer, lambda s: lr_factor(s, total, cfg.schedule, cfg.warmup)
         )
         ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
-        train_net = Prepared(model, cfg.resize, channels_last)
-        eval_net = train_net
-        if ema is not None:
-            eval_net = Prepared(ema.model, cfg.resize, channels_last)
-        forward = _compiled(train_net, compile_mode)
-        eval_forward = forward if ema is None else _compiled(eval_net, compile_mode)
+        forward, eval_net, eval_forward = _networks(
+            model, ema, cfg, channels_last, compile_mode, world
+        )
+        if world.distributed:
+            torch.manual_seed(cfg.seed * 1000 + world.rank)
         history = History(
             images_per_epoch=steps_per_epoch * cfg.batch_size,
             precision=precision,
             compile=compile_mode,
             device=device_name(device),
+            processes=world.size,
         )
         return cls(
             model=model,
@@ -174,12 +229,13 @@ class RunState:
             eval_net=eval_net,
             tester=FlipTTA(eval_forward) if cfg.tta else eval_forward,
             total_steps=total,
+            world=world,
             first_bad=torch.zeros((), dtype=torch.long, device=device),
         )
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision as the run asks for it (nothing in fp32)."""
-        if self.precision == "fp32":
+        """Mixed precision as the run asks for it (nothing in fp32 or fp64)."""
+        if self.precision in ("fp32", "fp64"):
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)

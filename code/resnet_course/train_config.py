@@ -20,7 +20,7 @@ from .profiles import resolve_device
 from .recipes import TARGET
 from .schedule import SCHEDULES
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
 COMPILE_MODES = (
     "auto",
     "none",
@@ -56,7 +56,11 @@ class TrainConfig:
         "d2l's recipe uses 96)",
     )
     epochs: int = _opt(8, "passes over the training set")
-    batch_size: int = _opt(512, "images per optimiser step")
+    batch_size: int = _opt(
+        512,
+        "images per optimiser step, over all processes (with torchrun, each of N"
+        " trains on batch_size / N)",
+    )
     lr: float = _opt(
         0.4, "peak learning rate (0.4 suits batch 512; scale it with the batch size)"
     )
@@ -91,7 +95,8 @@ class TrainConfig:
     precision: str = _opt(
         "auto",
         "arithmetic: auto = bf16 on GPUs that have it, fp16 with a "
-        "gradient scaler on older ones (T4), fp32 on the CPU",
+        "gradient scaler on older ones (T4), fp32 on the CPU; fp64 (weights and"
+        " arithmetic in float64) is for checking that two runs agree exactly",
         PRECISIONS,
     )
     channels_last: str = _opt(
@@ -111,6 +116,11 @@ class TrainConfig:
     seed: int = _opt(0, "random seed (model, shuffling, augmentation)")
     deterministic: bool = _opt(
         False, "deterministic algorithms only (bit-identical reruns on the CPU)"
+    )
+    sync_batchnorm: bool = _opt(
+        False,
+        "with several processes (torchrun): batch norm over the global batch, not each"
+        " process's share of it",
     )
     n_train: int = _opt(0, "train on the first n training images (0 = all 60,000)")
     n_test: int = _opt(0, "test on the first n test images (0 = all 10,000)")

@@ -50,10 +50,24 @@ from .checkpoint import (
     START_OVER,
     CheckpointError,
     load_checkpoint,
+    rng_state,
     run_folder,
     save_checkpoint,
+    set_rng_state,
 )
 from .data import N_TEST_FULL, N_TRAIN_FULL, FashionMNIST, load_fashion_mnist
+from .distributed import (
+    World,
+    all_sum,
+    check_launch,
+    epoch_shard,
+    first_bad_step,
+    gather_objects,
+    launched_world,
+    process_group,
+    rank_device,
+    test_shard,
+)
 from .history import History, LivePlot, in_jupyter, plot_history
 from .models import MODELS, build_model
 from .profiles import bars_disabled, resolve_device
@@ -83,8 +97,10 @@ __all__ = [
     "MODELS",
 ]
 
-#: For tests only: the process kills itself (SIGKILL) after this optimiser step.
+#: For tests only: the process kills itself (SIGKILL) after this optimiser step ...
 KILL_AT_STEP_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_AT_STEP"
+#: ... if it is this rank of a data-parallel run (unset: every rank).
+KILL_RANK_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_RANK"
 #: What a checkpoint must hold to be resumed from.
 CHECKPOINT_KEYS = ("format", "config", *RunState.STATE_KEYS)
 
@@ -115,7 +131,9 @@ def train_step(
         x = augment_batch(x, cfg.augment, cfg.crop_pad, cfg.random_erasing)
     with state.autocast():
         logits = state.forward(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        if logits.dtype != torch.float64:
+            logits = logits.float()
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
     state.optimizer.zero_grad(set_to_none=True)
     state.scaler.scale(loss).backward()
     state.scaler.step(state.optimizer)
@@ -131,8 +149,9 @@ def train_step(
 
 
 def check_finite(state: RunState, cfg: TrainConfig) -> None:
-    """Stop the run if a loss so far was NaN or infinite (this reads from the GPU)."""
-    first_bad = int(state.first_bad.item())
+    """Stop the run if a loss so far was NaN or infinite, in any process (this reads
+    from the GPU)."""
+    first_bad = first_bad_step(state.first_bad)
     if first_bad:
         raise NonFiniteLossError(
             f"the training loss became NaN or infinite at step {first_bad} of"
@@ -143,10 +162,16 @@ def check_finite(state: RunState, cfg: TrainConfig) -> None:
 
 
 def score(state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
-    """``(loss, accuracy)`` of the network as tested (EMA, flip TTA) on ``(x, y)``."""
+    """``(loss, accuracy)`` of the network as tested (EMA, flip TTA) on ``(x, y)``: this
+    process's share of the test set, the sums added up over all processes."""
     with state.autocast():
         loss, err = evaluate(state.tester, x, y, cfg.eval_batch_size)
-    return loss, 1.0 - err
+    if not state.world.distributed:
+        return loss, 1.0 - err
+    loss_sum, wrong, n = all_sum(
+        loss * len(y), err * len(y), len(y), device=state.device
+    )
+    return loss_sum / n, 1.0 - wrong / n
 
 
 def _sync(device: torch.device) -> None:
@@ -167,10 +192,10 @@ def warm_up(
     _sync(state.device)
     start = time.perf_counter()
     with state.snapshot():
+        local = cfg.batch_size // state.world.size
         for i in range(cfg.warmup_steps):
-            idx = torch.arange(i * cfg.batch_size, (i + 1) * cfg.batch_size) % len(y)
-            idx = idx.to(state.device)
-            train_step(state, x[idx], y[idx], cfg)
+            idx = (torch.arange(i * local, (i + 1) * local) % len(y)).to(y.device)
+            train_step(state, x[idx].to(state.device), y[idx].to(state.device), cfg)
         score(state, x_test, y_test, cfg)
         _sync(state.device)
         seconds = time.perf_counter() - start
@@ -189,32 +214,21 @@ def fit(
     live: LivePlot | None = None,
 ) -> None:
     """Train from ``state.epoch`` to ``cfg.epochs``: shuffle, step through the batches
-    (the ragged last one is dropped), test, record, checkpoint, call the callbacks."""
-    steps_per_epoch = len(y) // cfg.batch_size
-    kill_at = int(os.environ.get(KILL_AT_STEP_ENV_VAR) or 0)
+    (the ragged last one is dropped), test, record, checkpoint, call the callbacks.
+
+    ``(x, y)`` is the whole training set; ``(x_test, y_test)`` is this process's share
+    of the test set (all of it in a one-process run).
+    """
     hist = state.history
     seconds = hist.train_seconds[-1] if hist.train_seconds else 0.0
     for epoch in range(state.epoch, cfg.epochs):
         state.model.train()
         _sync(state.device)
         start = time.perf_counter()
-        order = torch.randperm(len(y), generator=state.generator).to(state.device)
-        loss_sum = torch.zeros((), device=state.device)
-        correct = torch.zeros((), dtype=torch.long, device=state.device)
-        for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            loss, right = train_step(state, x[idx], y[idx], cfg)
-            loss_sum += loss
-            correct += right
-            if (b + 1) % cfg.check_every == 0:
-                check_finite(state, cfg)
-            if state.step == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)  # the tests' hard kill
-            if bar is not None:
-                bar.update(1)
-        check_finite(state, cfg)
-        train_loss = loss_sum.item() / steps_per_epoch
-        train_acc = correct.item() / hist.images_per_epoch
+        order = torch.randperm(len(y), generator=state.generator).to(y.device)
+        shard = epoch_shard(order, cfg.batch_size, state.world)
+        xs, ys = x[shard].to(state.device), y[shard].to(state.device)
+        train_loss, train_acc = _epoch(state, cfg, xs, ys, bar)
         _sync(state.device)
         seconds += time.perf_counter() - start
         test_loss, test_acc = score(state, x_test, y_test, cfg)
@@ -232,12 +246,64 @@ def fit(
         if state.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(state.device)
             hist.peak_memory_bytes = max(hist.peak_memory_bytes, peak)
-        _report(cfg, hist, bar, live)
+        if state.world.is_main:
+            _report(cfg, hist, bar, live)
         if cfg.checkpoint_dir:
-            checkpoint = {"format": 2, "config": cfg.to_dict(), **state.state_dict()}
-            save_checkpoint(checkpoint, cfg.checkpoint_dir)
+            _save(state, cfg)
         for callback in callbacks:
             callback(epoch + 1, hist)
+
+
+def _epoch(
+    state: RunState,
+    cfg: TrainConfig,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    bar: tqdm | None,
+) -> tuple[float, float]:
+    """One pass over this process's shard ``(xs, ys)`` of the epoch, in step order;
+    returns the epoch's mean training loss and accuracy over all processes."""
+    world = state.world
+    local = cfg.batch_size // world.size
+    steps = len(ys) // local
+    kill_at = int(os.environ.get(KILL_AT_STEP_ENV_VAR) or 0)
+    kill_rank = os.environ.get(KILL_RANK_ENV_VAR, "")
+    kill_here = kill_rank in ("", str(world.rank))
+    loss_sum = torch.zeros((), device=state.device)
+    correct = torch.zeros((), dtype=torch.long, device=state.device)
+    for b in range(steps):
+        batch = slice(b * local, (b + 1) * local)
+        loss, right = train_step(state, xs[batch], ys[batch], cfg)
+        loss_sum += loss
+        correct += right
+        if (b + 1) % cfg.check_every == 0:
+            check_finite(state, cfg)
+        if state.step == kill_at and kill_here:
+            os.kill(os.getpid(), signal.SIGKILL)  # the tests' hard kill
+        if bar is not None:
+            bar.update(1)
+    check_finite(state, cfg)
+    loss_total, correct_total = all_sum(loss_sum, correct, device=state.device)
+    return (
+        loss_total / world.size / steps,
+        correct_total / state.history.images_per_epoch,
+    )
+
+
+def _save(state: RunState, cfg: TrainConfig) -> None:
+    """The checkpoint of the epoch just finished, written by rank 0 only; it also holds
+    the number of processes and each one's random state, so a run of N processes can be
+    resumed by N processes."""
+    rngs = gather_objects(rng_state(state.generator), state.world)
+    if state.world.is_main:
+        checkpoint = {
+            "format": 2,
+            "config": cfg.to_dict(),
+            **state.state_dict(),
+            "world_size": state.world.size,
+            "rng_per_rank": rngs,
+        }
+        save_checkpoint(checkpoint, cfg.checkpoint_dir)
 
 
 def _report(cfg: TrainConfig, hist: History, bar, live) -> None:
@@ -266,23 +332,28 @@ def train(
     ``data`` may hold the dataset already on the device (the chapter loads it once); the
     first ``n_train``/``n_test`` images of it are used.  ``callbacks`` are called as
     ``callback(epoch, history)`` after each epoch's checkpoint is written; one that
-    raises stops the run there.
+    raises stops the run there.  Launched by ``torchrun``, each process trains its share
+    of every batch (:mod:`~resnet_course.distributed`).
     """
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
+    world = launched_world()
     n_avail = len(data.train_labels) if data is not None else N_TRAIN_FULL
     n_test_avail = len(data.test_labels) if data is not None else N_TEST_FULL
+    check_launch(world, cfg.batch_size, cfg.device)  # first: it counts the GPUs
     validate(cfg, n_avail, n_test_avail)
-    device = resolve_device(cfg.device)
+    device = rank_device(world, resolve_device(cfg.device))
     with contextlib.ExitStack() as stack:
-        if cfg.checkpoint_dir:  # checked, locked and cleaned before any work
+        stack.enter_context(process_group(world, device))
+        if cfg.checkpoint_dir and world.is_main:  # checked, locked and cleaned first
             stack.enter_context(run_folder(cfg.checkpoint_dir))
-        previous = _previous_run(cfg) if cfg.resume else None
-        if data is None:
+        previous = _previous_run(cfg, world) if cfg.resume else None
+        if data is None:  # several processes: the whole set on the host, shards moved
+            home = torch.device("cpu") if world.distributed else device
             data = load_fashion_mnist(
-                device, n_train=cfg.n_train or None, n_test=cfg.n_test or None
+                home, n_train=cfg.n_train or None, n_test=cfg.n_test or None
             )
         stack.enter_context(_algorithms(cfg, device))
-        return _run(cfg, device, data, previous, callbacks)
+        return _run(cfg, device, data, previous, callbacks, world)
 
 
 def _run(
@@ -291,16 +362,22 @@ def _run(
     data: FashionMNIST,
     previous: dict[str, Any] | None,
     callbacks: Sequence[Callable[[int, History], None]],
+    world: World = World(),
 ) -> TrainResult:
     """Build the run's state (or resume it), warm up, then :func:`fit`."""
     n_train = cfg.n_train or len(data.train_labels)
     n_test = cfg.n_test or len(data.test_labels)
-    x, y = data.train_images[:n_train].to(device), data.train_labels[:n_train]
-    x_test, y_test = data.test_images[:n_test].to(device), data.test_labels[:n_test]
-    y, y_test = y.to(device), y_test.to(device)
-    state = RunState.create(cfg, device, steps_per_epoch=n_train // cfg.batch_size)
+    home = data.train_images.device if world.distributed else device
+    x, y = data.train_images[:n_train].to(home), data.train_labels[:n_train].to(home)
+    tests = test_shard(n_test, world)
+    x_test = data.test_images[:n_test][tests].to(device)
+    y_test = data.test_labels[:n_test][tests].to(device)
+    steps = n_train // cfg.batch_size
+    state = RunState.create(cfg, device, steps_per_epoch=steps, world=world)
     if previous is not None:
         state.load_state_dict(previous)
+        if world.distributed:
+            set_rng_state(previous["rng_per_rank"][world.rank], state.generator)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     compiled = state.history.compile != "none"
@@ -312,13 +389,13 @@ def _run(
         seconds = warm_up(state, cfg, x, y, x_test, y_test)  # restores history
         state.history.warmup_seconds += seconds
     live = None
-    if cfg.live_plot and in_jupyter():
+    if cfg.live_plot and in_jupyter() and world.is_main:
         live = LivePlot(f"{cfg.model}, {state.precision}")
     bar = tqdm(
         total=state.total_steps,
         initial=state.step,
         desc=cfg.model,
-        disable=bars_disabled(cfg.progress),
+        disable=bars_disabled(cfg.progress) or not world.is_main,
         leave=False,
     )
     with contextlib.closing(bar):
@@ -341,8 +418,9 @@ def _algorithms(cfg: TrainConfig, device: torch.device):
         torch.backends.cudnn.benchmark = benchmark_before
 
 
-def _previous_run(cfg: TrainConfig) -> dict[str, Any]:
-    """The checkpoint to resume from, after checking it was made with ``cfg``."""
+def _previous_run(cfg: TrainConfig, world: World = World()) -> dict[str, Any]:
+    """The checkpoint to resume from, after checking it was made with ``cfg`` and by as
+    many processes as this run has."""
     previous = (
         load_checkpoint(cfg.checkpoint_dir, required=CHECKPOINT_KEYS)
         if cfg.checkpoint_dir
@@ -374,7 +452,29 @@ def _previous_run(cfg: TrainConfig) -> dict[str, Any]:
             + "; resume with the same settings, or start a new run in another"
             " checkpoint_dir"
         )
+    _check_world_size(previous.get("world_size", 1), world.size, cfg.checkpoint_dir)
     return previous
+
+
+def _processes(n: int) -> str:
+    return f"{n} process" + ("es" if n != 1 else "")
+
+
+def _check_world_size(saved: int, now: int, folder: str) -> None:
+    """A run of N processes resumes with N: each one's random state is in the
+    checkpoint."""
+    if saved == now:
+        return
+    how = (
+        f"torchrun --nproc_per_node={saved} -m resnet_course train ..."
+        if saved > 1
+        else "python -m resnet_course train ... (one process, no torchrun)"
+    )
+    raise ValueError(
+        f"the checkpoint in {folder!r} was made by a run of {_processes(saved)}, and"
+        f" this run has {now}; resume it with the same number, {how} --resume, or"
+        " start a new run in another --checkpoint-dir"
+    )
 
 
 @torch.no_grad()

@@ -1,0 +1,173 @@
+"""Launching data-parallel runs from Python: the chapter's comparison of 1 and 2
+processes, and ``bench --nproc``.
+
+Each run is what a user types, ``torchrun --standalone --nproc_per_node=N -m
+resnet_course train ...`` (as ``python -m torch.distributed.run``, the same program),
+in a subprocess; its history and its final weights are read back from the files it
+wrote. The functions return plain data; the chapter plots and tabulates it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .train_config import TrainConfig
+
+#: A run that has not finished after this long is stopped (and reported).
+RUN_TIMEOUT_S = 3600
+
+
+class LaunchFailed(RuntimeError):
+    """A launched run exited with an error; the message is the run's own error line."""
+
+
+def config_flags(cfg: TrainConfig) -> list[str]:
+    """The ``train`` flags that give ``cfg``: ``--batch-size 512 --no-augment ...``."""
+    flags = []
+    for f in dataclasses.fields(TrainConfig):
+        value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
+def launch_command(nproc: int, cfg: TrainConfig, history_json: str) -> list[str]:
+    """``torchrun --standalone --nproc_per_node=N -m resnet_course train ...``"""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "resnet_course",
+        "train",
+        *config_flags(cfg),
+        "--overwrite",
+        "--history-json",
+        history_json,
+    ]
+
+
+def run_processes(
+    nproc: int, cfg: TrainConfig, folder: str | Path, env: dict | None = None
+) -> dict[str, Any]:
+    """Train ``cfg`` with ``nproc`` processes, its checkpoint in ``folder``; return
+    the history, the wall time (start-up included) and the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder), progress=False)
+    history_json = str(folder / "history.json")
+    command = launch_command(nproc, cfg, history_json)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        timeout=RUN_TIMEOUT_S,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        errors = [
+            line for line in proc.stderr.splitlines() if line.startswith("error:")
+        ]
+        raise LaunchFailed(
+            f"the run of {nproc} process(es) failed: "
+            + (errors[0] if errors else proc.stderr[-2000:])
+        )
+    with open(history_json) as f:
+        history = json.load(f)["history"]
+    return {
+        "processes": nproc,
+        "history": history,
+        "wall_seconds": wall,
+        "folder": str(folder),
+    }
+
+
+def weights_difference(folder_a: str | Path, folder_b: str | Path) -> float:
+    """The largest absolute difference between the trained weights of two runs
+    (parameters only: batch-norm running statistics are not trained)."""
+    a, b = load_checkpoint(folder_a)["model"], load_checkpoint(folder_b)["model"]
+    names = [k for k in a if a[k].is_floating_point() and "running_" not in k]
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in names)
+
+
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    h = run["history"]
+    images_per_second = len(h["epoch"]) * h["images_per_epoch"] / h["train_seconds"][-1]
+    return {
+        "processes": run["processes"],
+        "test_acc": h["test_acc"][-1],
+        "train_seconds": h["train_seconds"][-1],
+        "images_per_second": images_per_second,
+        "wall_seconds": run["wall_seconds"],
+    }
+
+
+#: The chapter's comparison: (name, processes, sync_batchnorm, precision).
+COMPARISON = (
+    ("1 process", 1, False, "fp64"),
+    ("2 processes, SyncBN", 2, True, "fp64"),
+    ("2 processes, BN per process", 2, False, "fp64"),
+    ("1 process", 1, False, "fp32"),
+    ("2 processes, SyncBN", 2, True, "fp32"),
+)
+
+
+def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple] = COMPARISON):
+    """Train ``cfg`` as each of ``runs`` says and compare every run's final weights with
+    those of the one-process run of the same precision; a list of rows."""
+    rows, reference = [], {}
+    with tempfile.TemporaryDirectory(prefix="resnet-course-ddp-") as tmp:
+        for i, (name, nproc, sync, precision) in enumerate(runs):
+            run_cfg = dataclasses.replace(cfg, sync_batchnorm=sync, precision=precision)
+            run = run_processes(nproc, run_cfg, Path(tmp) / str(i))
+            reference.setdefault(precision, run["folder"])
+            diff = weights_difference(reference[precision], run["folder"])
+            row = {"run": name, "precision": precision, "sync_batchnorm": sync}
+            rows.append({**row, **_summary(run), "max_weight_difference": diff})
+    return rows
+
+
+def scaling(cfg: TrainConfig, nprocs: Iterable[int]) -> list[dict[str, Any]]:
+    """Images per second with each number of processes in ``nprocs``, the global batch
+    and learning rate fixed; speed-up and efficiency against the first."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="resnet-course-scaling-") as tmp:
+        for n in nprocs:
+            rows.append(_summary(run_processes(n, cfg, Path(tmp) / str(n))))
+    base = rows[0]
+    for row in rows:
+        row["speedup"] = row["images_per_second"] / base["images_per_second"]
+        row["efficiency"] = row["speedup"] * base["processes"] / row["processes"]
+    return rows
+
+
+def process_counts(nproc: int) -> list[int]:
+    """1, 2, 4, ... up to ``nproc`` (and ``nproc`` itself)."""
+    counts = [1]
+    while counts[-1] * 2 <= nproc:
+        counts.append(counts[-1] * 2)
+    return counts if counts[-1] == nproc else counts + [nproc]
+
+
+def device_count_for(device: str) -> int:
+    """How many processes a machine can take for ``device``: its GPUs, or its cores."""
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return torch.cuda.device_count()
+    return os.cpu_count() or 1
