@@ -283,3 +283,41 @@ def test_ch6_the_rule_drops_random_erasing_and_the_final_seeds_agree(ablation):
     assert final["runs"][0]["settings"]["dropped"] == ["no random erasing"]
     sd = stats(final, "test_acc")[1]
     assert sd < 0.005 and sd < stats(ablation, "val_acc", arm="full recipe")[1]
+
+
+def glued(notebook: str) -> dict[str, str]:
+    """The values a chapter's stored outputs glue into its text."""
+    import nbformat
+
+    from book_files import BOOK
+
+    nb = nbformat.read(BOOK / notebook, as_version=4)
+    values = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "scrapbook" in out.get("metadata", {}):
+                text = [v for k, v in out["data"].items() if k.endswith("text/plain")]
+                values[out["metadata"]["scrapbook"]["name"]] = text[0]
+    return values
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").rstrip("%"))
+
+
+def test_ch7_syncbn_matches_one_process_in_fp64_and_per_process_bn_does_not():
+    g = glued("07_data_parallel.ipynb")
+    assert number(g["ddp_fp64_sync_diff"]) < 1e-6  # "rounding", amplified
+    assert number(g["ddp_fp64_per_diff"]) > 1e-2  # "a different training run"
+    assert g["ddp_fp64_sync_acc"] == g["ddp_fp64_one_acc"]  # "their accuracies are"
+    # "far more than in fp64"
+    assert number(g["ddp_fp32_sync_diff"]) > 1e3 * number(g["ddp_fp64_sync_diff"])
+
+
+def test_ch7_two_processes_are_faster_but_less_than_twice_and_syncbn_costs():
+    g = glued("07_data_parallel.ipynb")
+    assert 1 < number(g["ddp_speedup"]) < 2  # "less than twice"
+    assert number(g["ddp_sync_cost"]) > 0  # "SyncBN costs another ..."
+    # "about 8 GPUs on NVLink, and already at 2 GPUs over PCIe"
+    assert abs(number(g["paper_ratio_8"]) / number(g["balance_nvlink"]) - 1) < 0.15
+    assert abs(number(g["paper_ratio_2"]) / number(g["balance_pcie"]) - 1) < 0.15

@@ -66,6 +66,7 @@ DOCUMENTED_DEFAULTS = dict(
     warmup_steps=3,
     seed=0,
     deterministic=False,
+    sync_batchnorm=False,
     n_train=0,
     n_test=0,
     eval_batch_size=1000,
@@ -467,35 +468,33 @@ def test_a_damaged_checkpoint_is_one_clear_error(finished_run, tmp_path, kind, s
     assert_one_clear_error(proc, 1, str(folder / "last.pt"), says, "--overwrite")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
     folder = tmp_path / "ck"
     flags = ["train", *TINY, "--epochs", "80", "--checkpoint-dir", folder]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RESNET_COURSE_NO_DOWNLOAD": "1"}
+    # A command started in the background (``make test &``, nohup, some CI runners) has
+    # SIGINT ignored, every child inherits that, and Python then installs no
+    # KeyboardInterrupt handler: the run ignores the signal and finishes, which is how
+    # this test failed in such runs. In a terminal, Ctrl-C meets the default handling;
+    # so the test restores it in the child.
     proc = subprocess.Popen(
         [sys.executable, "-m", "resnet_course", *map(str, flags)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 120
     while not (folder / "last.pt").exists() and proc.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint within two minutes"
         time.sleep(0.05)
-    # Once in a clean-clone run of the whole suite a single SIGINT sent right after the
-    # first checkpoint went unanswered and the run finished (not root-caused); a user
-    # presses Ctrl-C again, and so does the test, while the run lasts (every 4 s: a
-    # handled interrupt still needs a second or two to shut the interpreter down).
-    stdout = stderr = ""
-    for _ in range(10):
-        proc.send_signal(signal.SIGINT)
-        try:
-            stdout, stderr = proc.communicate(timeout=4.0)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    else:
-        stdout, stderr = proc.communicate(timeout=120)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
     proc.stdout, proc.stderr = stdout, stderr
     assert_one_clear_error(
         proc, 130, "interrupted", str(folder / "last.pt"), "--resume"

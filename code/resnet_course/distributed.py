@@ -19,7 +19,7 @@ What is shared out, and how:
 * **batch norm** -- each rank normalises by the statistics of its own ``batch_size / N``
   images unless ``sync_batchnorm`` asks for the statistics of the whole global batch
   (:func:`sync_batchnorm`);
-* **testing** -- each rank tests its slice of the test set, :func:`test_shard`, and the
+* **testing** -- each rank tests its slice of the test set, :func:`held_out_shard`, and the
   sums are added up across ranks (:func:`all_sum`).
 
 Only rank 0 writes checkpoints and history and shows a progress bar
@@ -193,7 +193,7 @@ def epoch_shard(order: torch.Tensor, batch_size: int, world: World) -> torch.Ten
     return parts[:, world.rank].reshape(-1)
 
 
-def test_shard(n: int, world: World) -> slice:
+def held_out_shard(n: int, world: World) -> slice:
     """This rank's share of ``n`` test images: every N-th, starting at its rank."""
     return slice(world.rank, n, world.size)
 

@@ -32,11 +32,14 @@ class LaunchFailed(RuntimeError):
     """A launched run exited with an error; the message is the run's own error line."""
 
 
-def config_flags(cfg: TrainConfig) -> list[str]:
-    """The ``train`` flags that give ``cfg``: ``--batch-size 512 --no-augment ...``."""
-    flags = []
+def config_flags(cfg: TrainConfig, changed_only: bool = False) -> list[str]:
+    """The ``train`` flags that give ``cfg``: ``--batch-size 512 --no-augment ...``
+    (with ``changed_only``, just those whose value is not TrainConfig's default)."""
+    flags, default = [], TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if changed_only and value == getattr(default, f.name):
+            continue
         if isinstance(value, bool):
             flags.append(flag if value else f"--no-{flag[2:]}")
         else:
@@ -44,7 +47,9 @@ def config_flags(cfg: TrainConfig) -> list[str]:
     return flags
 
 
-def launch_command(nproc: int, cfg: TrainConfig, history_json: str) -> list[str]:
+def launch_command(
+    nproc: int, cfg: TrainConfig, history_json: str, changed_only: bool = False
+) -> list[str]:
     """``torchrun --standalone --nproc_per_node=N -m resnet_course train ...``"""
     return [
         sys.executable,
@@ -55,7 +60,7 @@ def launch_command(nproc: int, cfg: TrainConfig, history_json: str) -> list[str]
         "-m",
         "resnet_course",
         "train",
-        *config_flags(cfg),
+        *config_flags(cfg, changed_only),
         "--overwrite",
         "--history-json",
         history_json,
@@ -171,3 +176,35 @@ def device_count_for(device: str) -> int:
     if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
         return torch.cuda.device_count()
     return os.cpu_count() or 1
+
+
+def step_arithmetic(
+    params: int,
+    macs_per_image: int,
+    global_batch: int,
+    nprocs: Iterable[int],
+    grad_bytes: int = 4,
+) -> list[dict[str, Any]]:
+    """What one optimiser step costs each of N GPUs, on paper.
+
+    Compute: a training step is about three forward passes' worth of multiply-adds
+    (forward, and backward for inputs and weights), 2 FLOP each, on the GPU's
+    ``global_batch / N`` images. Communication: a ring all-reduce of the gradients
+    (``grad_bytes`` each; DDP reduces them in the parameters' dtype, fp32 here) sends
+    ``2 (N - 1) / N`` times their size from every GPU. Their ratio, FLOP per byte sent,
+    says how fast the link must be for the all-reduce to hide behind the backward pass.
+    """
+    rows = []
+    for n in nprocs:
+        flop = 6 * macs_per_image * global_batch / n
+        sent = 2 * (n - 1) / n * params * grad_bytes
+        rows.append(
+            {
+                "processes": n,
+                "images_per_gpu": global_batch // n,
+                "gflop_per_gpu": flop / 1e9,
+                "mb_sent_per_gpu": sent / 1e6,
+                "flop_per_byte": flop / sent if sent else float("inf"),
+            }
+        )
+    return rows

@@ -66,7 +66,7 @@ from .distributed import (
     launched_world,
     process_group,
     rank_device,
-    test_shard,
+    held_out_shard,
 )
 from .history import History, LivePlot, in_jupyter, plot_history
 from .models import MODELS, build_model
@@ -369,7 +369,7 @@ def _run(
     n_test = cfg.n_test or len(data.test_labels)
     home = data.train_images.device if world.distributed else device
     x, y = data.train_images[:n_train].to(home), data.train_labels[:n_train].to(home)
-    tests = test_shard(n_test, world)
+    tests = held_out_shard(n_test, world)
     x_test = data.test_images[:n_test][tests].to(device)
     y_test = data.test_labels[:n_test][tests].to(device)
     steps = n_train // cfg.batch_size
