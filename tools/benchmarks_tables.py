@@ -86,11 +86,13 @@ def execution_table() -> list[str]:
         "| profile | chapter | wall time (s) | device | torch | date | commit |",
         "|---|---|---|---|---|---|---|",
     ]
-    for profile in sorted(data):
-        for name, e in sorted(data[profile].items()):
+    chapters = data["chapters"]
+    for profile in sorted(chapters):
+        for name, e in sorted(chapters[profile].items()):
+            p = e["provenance"]
             lines.append(
-                f"| {profile} | {name} | {e['seconds']:.0f} | {e['device']} |"
-                f" {e['torch']} | {e['date']} | {e['commit'][:10]} |"
+                f"| {profile} | {name} | {e['seconds']:.0f} | {p['device']} |"
+                f" {p['torch']} | {p['date'][:10]} | {p['commit'][:10]} |"
             )
     return lines
 

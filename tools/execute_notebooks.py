@@ -48,23 +48,22 @@ def execute(path: Path, profile: str | None, timeout: int) -> float:
 
 def record(path: Path, notebook: Path, seconds: float, profile: str | None) -> None:
     """Add (or replace) one notebook's wall time under its profile in the JSON file
-    ``path`` (``results/execution.json``: ``{profile: {notebook: {...}}}``)."""
+    ``path`` (``results/execution.json``): ``{"provenance": <the latest execution's>,
+    "chapters": {profile: {notebook: {"seconds": ..., "provenance": {...}}}}}``, each
+    provenance as :func:`resnet_course.results.provenance` makes it (command, commit,
+    date, device, torch, wall time)."""
     import json
 
-    import torch
-
     from resnet_course.profiles import device_name
-    from resnet_course.results import git_commit, write_json_atomically
+    from resnet_course.results import provenance, write_json_atomically
 
     profile = profile or os.environ.get("RESNET_COURSE_PROFILE", "default")
     data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault(profile, {})[notebook.name] = {
-        "seconds": round(seconds, 1),
-        "date": time.strftime("%Y-%m-%d"),
-        "device": device_name(),
-        "torch": torch.__version__,
-        "commit": git_commit(),
-    }
+    command = f"python tools/execute_notebooks.py --profile {profile} {notebook}"
+    made = provenance(command, device_name(), seconds)
+    chapters = data.setdefault("chapters", {}).setdefault(profile, {})
+    chapters[notebook.name] = {"seconds": round(seconds, 1), "provenance": made}
+    data["provenance"] = made
     write_json_atomically(data, path)
 
 

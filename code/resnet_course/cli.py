@@ -65,8 +65,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_and_report(cfg, history_json: str | None, last: Path | None, main: bool):
-    import json
-
     from .distributed import peer_failure
     from .trainer import NonFiniteLossError, train
 
@@ -195,9 +193,8 @@ def _bench_scaling(args: argparse.Namespace) -> int:
 
     if args.json:
         check_writable_file(args.json, "--json")
-    available = multiprocess.device_count_for(args.device)
+    available, kind = multiprocess.device_count_for(args.device)
     if args.nproc > available:
-        kind = "GPU(s)" if "cuda" in args.device or args.device == "auto" else "cores"
         return _error(
             f"--nproc {args.nproc} is more than this machine's {available} {kind};"
             f" use --nproc {available} or fewer",

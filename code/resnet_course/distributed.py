@@ -179,14 +179,18 @@ def first_bad_step(first_bad: torch.Tensor) -> int:
     return 0 if int(t.item()) == never else int(t.item())
 
 
-def epoch_shard(order: torch.Tensor, batch_size: int, world: World) -> torch.Tensor:
+def epoch_shard(
+    order: torch.Tensor,
+    batch_size: int,
+    world: World,
+) -> torch.Tensor:
     """The indices this rank trains on in an epoch, in step order.
 
-    ``order`` is the epoch's shuffle of the training set, the same on every rank.
-    Global batch ``b`` is ``order[b * batch_size : (b + 1) * batch_size]``, as in a
-    one-process run, and rank ``r`` takes the ``r``-th of its ``N`` equal parts; so
-    local batch ``b`` is ``shard[b * batch_size // N : (b + 1) * batch_size // N]``.
-    The ragged end of the epoch is dropped.
+    ``order`` is the epoch's shuffle of the training set, the same on every
+    rank. Global batch ``b`` is ``order[b * batch_size : (b + 1) * batch_size]``,
+    as in a one-process run, and rank ``r`` takes the ``r``-th of its ``N``
+    equal parts; so local batch ``b`` is, with ``n = batch_size // N``,
+    ``shard[b * n : (b + 1) * n]``. The ragged end of the epoch is dropped.
     """
     steps = len(order) // batch_size
     parts = order[: steps * batch_size].view(steps, world.size, -1)

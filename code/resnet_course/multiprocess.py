@@ -22,6 +22,7 @@ from typing import Any, Iterable
 import torch
 
 from .checkpoint import load_checkpoint
+from .history import History
 from .train_config import TrainConfig
 
 #: A run that has not finished after this long is stopped (and reported).
@@ -113,30 +114,20 @@ def weights_difference(folder_a: str | Path, folder_b: str | Path) -> float:
 
 
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
-    h = run["history"]
-    images_per_second = len(h["epoch"]) * h["images_per_epoch"] / h["train_seconds"][-1]
+    h = History.from_dict(run["history"])
     return {
         "processes": run["processes"],
-        "test_acc": h["test_acc"][-1],
-        "train_seconds": h["train_seconds"][-1],
-        "images_per_second": images_per_second,
+        "test_acc": h.final_test_acc,
+        "train_seconds": h.train_seconds[-1],
+        "images_per_second": h.images_per_second,
         "wall_seconds": run["wall_seconds"],
     }
 
 
-#: The chapter's comparison: (name, processes, sync_batchnorm, precision).
-COMPARISON = (
-    ("1 process", 1, False, "fp64"),
-    ("2 processes, SyncBN", 2, True, "fp64"),
-    ("2 processes, BN per process", 2, False, "fp64"),
-    ("1 process", 1, False, "fp32"),
-    ("2 processes, SyncBN", 2, True, "fp32"),
-)
-
-
-def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple] = COMPARISON):
-    """Train ``cfg`` as each of ``runs`` says and compare every run's final weights with
-    those of the one-process run of the same precision; a list of rows."""
+def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple]):
+    """Train ``cfg`` as each of ``runs``, ``(name, processes, sync_batchnorm,
+    precision)``, says and compare every run's final weights with those of the first
+    run of the same precision (the one-process run); a list of rows."""
     rows, reference = [], {}
     with tempfile.TemporaryDirectory(prefix="resnet-course-ddp-") as tmp:
         for i, (name, nproc, sync, precision) in enumerate(runs):
@@ -171,11 +162,12 @@ def process_counts(nproc: int) -> list[int]:
     return counts if counts[-1] == nproc else counts + [nproc]
 
 
-def device_count_for(device: str) -> int:
-    """How many processes a machine can take for ``device``: its GPUs, or its cores."""
+def device_count_for(device: str) -> tuple[int, str]:
+    """How many processes a machine can take for ``device``, and of what: its GPUs, or
+    its cores."""
     if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
-        return torch.cuda.device_count()
-    return os.cpu_count() or 1
+        return torch.cuda.device_count(), "GPU(s)"
+    return os.cpu_count() or 1, "cores"
 
 
 def step_arithmetic(

@@ -36,18 +36,13 @@ from .train_config import (
 
 
 class Prepared(nn.Module):
-    """Normalise, optionally upsample, and set the memory format, then run ``model``."""
+    """Normalise, optionally upsample, and set the memory format, then run ``model``
+    (the images are cast to the model's dtype: float32, or float64 in an fp64 run)."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        resize: int = 0,
-        channels_last: bool = False,
-        dtype: torch.dtype = torch.float32,
-    ):
+    def __init__(self, model: nn.Module, resize: int = 0, channels_last: bool = False):
         super().__init__()
         self.model, self.resize, self.channels_last = model, resize, channels_last
-        self.dtype = dtype
+        self.dtype = next(model.parameters()).dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x.to(self.dtype) - MEAN) / STD
@@ -121,24 +116,18 @@ def _networks(
     """The network as trained (normalised, all-reducing its gradients when there are
     several processes, maybe compiled), the network as tested, and its forward pass
     (maybe compiled; never through DistributedDataParallel)."""
-    train_net = Prepared(model, cfg.resize, channels_last, _dtype(model))
+    train_net = Prepared(model, cfg.resize, channels_last)
     if world.distributed:
         forward = _compiled(data_parallel(train_net, model_device(model)), compile_mode)
         eval_source = (
-            train_net
-            if ema is None
-            else Prepared(ema.model, cfg.resize, channels_last, _dtype(model))
+            train_net if ema is None else Prepared(ema.model, cfg.resize, channels_last)
         )
         return forward, eval_source, _compiled(eval_source, compile_mode)
     forward = _compiled(train_net, compile_mode)
     if ema is None:
         return forward, train_net, forward
-    eval_net = Prepared(ema.model, cfg.resize, channels_last, _dtype(model))
+    eval_net = Prepared(ema.model, cfg.resize, channels_last)
     return forward, eval_net, _compiled(eval_net, compile_mode)
-
-
-def _dtype(model: nn.Module) -> torch.dtype:
-    return next(model.parameters()).dtype
 
 
 def model_device(model: nn.Module) -> torch.device:
