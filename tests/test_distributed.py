@@ -153,10 +153,13 @@ def _leftover(marker: str) -> list[str]:
 def test_a_rank_killed_mid_run_stops_all_and_resumes_to_the_same_weights(
     runs, tmp_path
 ):
+    """Rank 0, the one that writes checkpoints and reports, is the one killed: the
+    survivor must say why the run stopped (torchrun's SIGTERM must not cut it short),
+    and the checkpoint rank 0 wrote before it died must resume exactly."""
     folder = tmp_path / "killed"
     kill = {
         "RESNET_COURSE_TEST_SIGKILL_AT_STEP": "6",
-        "RESNET_COURSE_TEST_SIGKILL_RANK": "1",
+        "RESNET_COURSE_TEST_SIGKILL_RANK": "0",
     }
     start = time.perf_counter()
     proc = launch(2, folder, env=kill)

@@ -65,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_and_report(cfg, history_json: str | None, last: Path | None, main: bool):
-    from .distributed import peer_failure
+    from .distributed import first_to_report, launched_world, peer_failure
     from .trainer import NonFiniteLossError, train
 
     try:
@@ -78,7 +78,9 @@ def _train_and_report(cfg, history_json: str | None, last: Path | None, main: bo
         if not peer_failure(exc):
             raise
         return _error(
-            f"another process of this run stopped; {_hint(last, cfg.resume)}", 1, main
+            f"another process of this run stopped; {_hint(last, cfg.resume)}",
+            1,
+            first_to_report(launched_world()),
         )
     if not main:
         return 0

@@ -32,6 +32,7 @@ import contextlib
 import datetime
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -135,8 +136,12 @@ def process_group(world: World, device: torch.device) -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, _stopped_by_signal)
     try:
         yield
-    finally:
+    except BaseException:
+        _STOPPING.set()  # torchrun's SIGTERM must not cut short what this rank says
+        raise
+    else:
         signal.signal(signal.SIGTERM, previous)
+    finally:
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
 
@@ -145,8 +150,31 @@ def _device_id(device: torch.device) -> torch.device | None:
     return device if device.type == "cuda" else None
 
 
+#: Set once this process is on its way out; later SIGTERMs are then ignored.
+_STOPPING = threading.Event()
+
+
 def _stopped_by_signal(signum: int, frame: Any) -> None:
+    if _STOPPING.is_set():
+        return
+    _STOPPING.set()
     raise RunStopped("torchrun stopped this process (another process had failed)")
+
+
+def first_to_report(world: World) -> bool:
+    """Whether this process is the first survivor to report that the run stopped, so
+    that exactly one line says so, whichever rank died.  The ranks count themselves in
+    ``torchrun``'s store, which outlives them; without it, rank 0 reports."""
+    try:
+        store = dist.TCPStore(
+            os.environ["MASTER_ADDR"],
+            int(os.environ["MASTER_PORT"]),
+            is_master=False,
+            timeout=datetime.timedelta(seconds=3),
+        )
+        return store.add("resnet_course/stop_reported", 1) == 1
+    except Exception:  # no store to ask: a launch without torchrun's agent
+        return world.is_main
 
 
 def peer_failure(exc: BaseException) -> bool:
