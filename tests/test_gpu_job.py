@@ -153,11 +153,12 @@ def test_the_plan_runs_in_the_order_of_value():
     assert all(
         s.limit <= 570 for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))
     )
-    # The best recipe runs 1 seed when 3 would not fit in what is left.
+    # The best recipe runs as many seeds (1 to 3) as fit in what is left.
     best = next(
         s for s in job.default_steps("gpu", 1, "auto", Path("/tmp")) if s.name == "best"
     )
     assert best.argv(200)[best.argv(200).index("--seeds") + 1] == "1"
+    assert best.argv(350)[best.argv(350).index("--seeds") + 1] == "2"
     assert best.argv(600)[best.argv(600).index("--seeds") + 1] == "3"
 
 

@@ -248,7 +248,8 @@ def default_steps(
 
     def best(left: float) -> list[str]:
         if best_seeds == "auto":
-            n = 3 if left >= 3 * BEST_SEED_SECONDS + 60 or not gpu else 1
+            fit = int((left - 60) // BEST_SEED_SECONDS)
+            n = min(3, max(1, fit)) if gpu else 3
         else:
             n = int(best_seeds)
         return python_cmd(
@@ -272,7 +273,7 @@ def default_steps(
             best,
             limit=3 * BEST_SEED_SECONDS + 90 if gpu else 300,
             min_start=BEST_SEED_SECONDS + 40 if gpu else 10,
-            note="best recipe: 3 seeds, or 1 when time is short",
+            note="best recipe: 3 seeds, or as many as fit (at least 1)",
             env=QUIET,
         )
     )

@@ -144,9 +144,15 @@ def run_bench(
     best_epochs: int | None = None,
     progress: bool = True,
     log=print,
+    on_row=None,
+    overrides: dict[str, Any] | None = None,
 ) -> list[BenchRow]:
     """Run the recipes named in ``recipes`` ("d2l", "fast", "best") and return their
-    rows."""
+    rows.
+
+    ``on_row(rows)`` is called after every finished row (the CLI writes its JSON there,
+    so a later failure loses nothing); ``overrides`` (``compile``, ``batch_size``, ...)
+    change our recipes, never d2l's."""
     from .data import load_fashion_mnist
 
     size = sizes(profile)
@@ -165,21 +171,28 @@ def run_bench(
         n_train=size["n_train"],
         n_test=size["n_test"],
     )
+    common.update(overrides or {})
     for name in set(recipes) & set(RECIPES):  # every setting checked before any run
         validate(recipe_config(name, epochs=epochs[name], **common))
     rows: list[BenchRow] = []
+
+    def add(row: BenchRow) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(list(rows))
+
     log(
         f"bench on {device_name(dev)}, torch {torch.__version__}, profile"
         f" {profile or 'default'}: {n_train or N_TRAIN_FULL} training and"
         f" {n_test or N_TEST_FULL} test images"
     )
     if "d2l" in recipes:
-        rows.append(run_d2l_row(size, dev, log))
+        add(run_d2l_row(size, dev, log))
     data = load_fashion_mnist(dev, n_train=n_train, n_test=n_test)
     if "fast" in recipes:
         log(f"fast: {epochs['fast']} epochs ...")
         _, row = run_recipe("fast", data, 0, progress, epochs=epochs["fast"], **common)
-        rows.append(row)
+        add(row)
         log("  " + format_row(row))
     if "best" in recipes:
         for seed in range(seeds):
@@ -187,7 +200,7 @@ def run_bench(
             _, row = run_recipe(
                 "best", data, seed, progress, epochs=epochs["best"], **common
             )
-            rows.append(row)
+            add(row)
             log("  " + format_row(row))
     return rows
 

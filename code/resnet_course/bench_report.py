@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -147,7 +148,10 @@ def summary(rows: list[BenchRow]) -> str:
 def write_json(
     rows: list[BenchRow], path: str, meta: dict[str, Any] | None = None
 ) -> None:
-    with open(path, "w") as f:
+    """Write the rows (atomically: a reader never sees half a file)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
         json.dump(
             {"meta": meta or {}, "rows": [r.as_dict() for r in rows]}, f, indent=2
         )
+    os.replace(tmp, path)

@@ -155,6 +155,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     if args.json:
         check_writable_file(args.json, "--json")
+    overrides = {
+        k: v
+        for k, v in (("compile", args.compile), ("batch_size", args.batch_size))
+        if v is not None
+    }
+
+    def save(rows, complete: bool = False) -> None:
+        if args.json:
+            import torch
+
+            meta = {
+                "profile": args.profile,
+                "torch": torch.__version__,
+                "recipes": bench.RECIPES,
+                "overrides": overrides,
+                "complete": complete,
+            }
+            bench.write_json(rows, args.json, meta)
+
     try:
         rows = bench.run_bench(
             args.profile,
@@ -164,6 +183,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             args.fast_epochs,
             args.best_epochs,
             progress=not args.no_progress,
+            on_row=save,
+            overrides=overrides,
         )
     except ValueError as exc:
         return _error(str(exc), 2)
@@ -171,17 +192,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(bench.markdown_table(rows))
     print(bench.summary(rows))
     if args.json:
-        import torch
-
-        bench.write_json(
-            rows,
-            args.json,
-            {
-                "profile": args.profile,
-                "torch": torch.__version__,
-                "recipes": bench.RECIPES,
-            },
-        )
+        save(rows, complete=True)
         print(f"results written to {args.json}")
     return 0
 
@@ -365,7 +376,24 @@ def _add_bench_parser(sub) -> None:
         default=None,
         help="override the best recipe's epochs",
     )
-    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    p.add_argument(
+        "--compile",
+        default=None,
+        metavar="MODE",
+        help="torch.compile mode of our recipes: auto, none, default, reduce-overhead,"
+        " max-autotune, max-autotune-no-cudagraphs (default: the recipe's, auto)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_at_least_one,
+        default=None,
+        help="batch size of our recipes (the learning rate scales with it)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the rows as JSON (rewritten after every finished row)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--nproc",
