@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from ..data import load_fashion_mnist
 from ..notebook import seed_everything
+from ..training import History, evaluate, train_classifier
 
 #: The validation images are the *last* ones of the 60,000 training images; training
 #: subsets are taken from the front, so the two never overlap.
@@ -69,6 +70,32 @@ def splits(
 def seeded(seed: int) -> None:
     """Seed Python, NumPy and torch before building a network."""
     seed_everything(seed)
+
+
+def train_run(model: torch.nn.Module, data: Splits, spec: dict, **extra) -> History:
+    """Train ``model`` on ``data``'s training split with the run's settings (epochs,
+    batch size, learning rate, weight decay; the run's seed and key), tested on its
+    test split.  ``extra`` goes to :func:`~resnet_course.training.train_classifier`."""
+    s = spec["settings"]
+    return train_classifier(
+        model,
+        data.train_x,
+        data.train_y,
+        data.test_x,
+        data.test_y,
+        epochs=s["epochs"],
+        batch_size=s["batch_size"],
+        lr=s["lr"],
+        weight_decay=s.get("weight_decay", 1e-4),
+        seed=spec["seed"],
+        desc=spec["key"],
+        **extra,
+    )
+
+
+def train_error(model: torch.nn.Module, data: Splits, n_images: int) -> float:
+    """The error on the first ``n_images`` training images (eval mode)."""
+    return evaluate(model, data.train_x[:n_images], data.train_y[:n_images])[1]
 
 
 def subsample(values: Sequence[float], points: int = 200) -> list[float]:

@@ -13,9 +13,8 @@ from typing import Any
 from ..cifar_resnet import cifar_resnet
 from ..mlp import deep_mlp
 from ..models import count_parameters
-from ..training import evaluate, train_classifier
 from . import Experiment, RunSpec
-from .common import binned_xy, seeded, splits, subsample_xy
+from .common import binned_xy, seeded, splits, subsample_xy, train_error, train_run
 
 #: The kinds of network compared; "residual, zero-init" starts each block as the
 #: identity (last BN scale 0, Goyal et al. 2017), an arm of the MLP experiment only.
@@ -58,23 +57,8 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
     data = splits(s["n_train"], 0, s["n_test"], s["pixels"], device)
     seeded(spec["seed"])
     model = build(s).to(device)
-    hist = train_classifier(
-        model,
-        data.train_x,
-        data.train_y,
-        data.test_x,
-        data.test_y,
-        epochs=s["epochs"],
-        batch_size=s["batch_size"],
-        lr=s["lr"],
-        weight_decay=s["weight_decay"],
-        seed=spec["seed"],
-        desc=spec["key"],
-        log_every=10,
-        eval_every=s.get("eval_every", 0),
-    )
-    n_eval = s["n_train_eval"]
-    _, train_err = evaluate(model, data.train_x[:n_eval], data.train_y[:n_eval])
+    hist = train_run(model, data, spec, log_every=10, eval_every=s.get("eval_every", 0))
+    train_err = train_error(model, data, s["n_train_eval"])
     return {
         "metrics": {
             "train_err": train_err,

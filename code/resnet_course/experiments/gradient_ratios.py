@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from ..gradients import ResidualMLP, block_gradient_norms
-from ..training import NonFiniteLossError, evaluate, train_classifier
+from ..training import NonFiniteLossError
 from . import Experiment, RunSpec
-from .common import seeded, splits
+from .common import seeded, splits, train_error, train_run
 
 GRADIENT_BATCH = 256
 
@@ -53,23 +53,12 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
     at_init = relative_norms(model, x, y)
     out = {"metrics": {}, "curves": {"ratio_at_init": at_init}}
     try:
-        hist = train_classifier(
-            model,
-            data.train_x,
-            data.train_y,
-            data.test_x,
-            data.test_y,
-            epochs=s["epochs"],
-            batch_size=s["batch_size"],
-            lr=s["lr"],
-            seed=spec["seed"],
-            desc=spec["key"],
-        )
+        hist = train_run(model, data, spec)
     except NonFiniteLossError:
         out["metrics"] = {"diverged": True}
         return out
     trained = relative_norms(model, x, y)
-    _, train_err = evaluate(model, data.train_x[:5000], data.train_y[:5000])
+    train_err = train_error(model, data, 5000)
     out["curves"]["ratio_trained"] = trained
     out["metrics"] = {
         "diverged": False,

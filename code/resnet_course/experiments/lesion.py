@@ -17,9 +17,8 @@ import torch
 from ..cifar_resnet import cifar_resnet
 from ..lesion import ordinary_blocks, random_lesion_errors, single_lesion_errors
 from ..paths import gated_copy, path_gradient_norms, path_length_counts
-from ..training import evaluate, train_classifier
 from . import Experiment, RunSpec
-from .common import seeded, splits
+from .common import seeded, splits, train_error, train_run
 
 
 def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
@@ -71,22 +70,9 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
     seeded(spec["seed"])
     residual = s["kind"] == "residual"
     model = cifar_resnet(s["depth"], residual, widths=tuple(s["widths"])).to(device)
-    hist = train_classifier(
-        model,
-        data.train_x,
-        data.train_y,
-        data.test_x,
-        data.test_y,
-        epochs=s["epochs"],
-        batch_size=s["batch_size"],
-        lr=s["lr"],
-        weight_decay=s["weight_decay"],
-        seed=spec["seed"],
-        desc=spec["key"],
-    )
+    hist = train_run(model, data, spec)
     model.eval()
-    n_eval = s["n_train_eval"]
-    _, train_err = evaluate(model, data.train_x[:n_eval], data.train_y[:n_eval])
+    train_err = train_error(model, data, s["n_train_eval"])
     curves = lesions(model, data, s, spec["seed"])
     if residual:
         n_img = s["path_images"]
