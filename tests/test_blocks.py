@@ -27,14 +27,14 @@ def test_output_is_relu_of_branch_plus_input():
 def test_three_dimensional_input_is_a_clear_error():
     with pytest.raises(
         ValueError,
-        match=r"4-D input \(batch, 3, height, width\), got shape \(3, 6, 6\)",
+        match=r"input of shape \(batch, 3, height, width\), got \(3, 6, 6\)",
     ):
         Residual(3, 3)(torch.rand(3, 6, 6))
 
 
 def test_wrong_channel_count_names_expected_and_received():
     with pytest.raises(
-        ValueError, match=r"\(batch, 3, height, width\), got shape \(4, 5, 6, 6\)"
+        ValueError, match=r"input of shape \(batch, 3, height, width\), got \(4, 5, 6, 6\)"
     ):
         Residual(3, 3)(torch.rand(4, 5, 6, 6))
 

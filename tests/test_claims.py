@@ -331,3 +331,20 @@ def test_preact_parameter_gap_is_the_shortcut_batch_norms(widths):
     post = build("post-activation", 20, widths)
     pre = build("pre-activation", 20, widths)
     assert count_parameters(post) - count_parameters(pre) == 2 * (widths[1] + widths[2])
+
+
+def test_ch5_resnet18_learns_far_above_chance():
+    # "the test accuracy climbs far above chance (10 %)"
+    assert number(glued("05_residual_block_code.ipynb")["ch5_test_acc"]) > 50
+
+
+def test_ch7_fp32_cannot_tell_the_methods_apart_and_syncbn_costs_more_than_it_gains():
+    g = glued("07_data_parallel.ipynb")
+    # "of the same order: rounding alone moves the weights about as far"
+    ratio = number(g["ddp_fp32_sync_diff"]) / number(g["ddp_fp32_per_diff"])
+    assert 0.1 < ratio < 10
+    # "SyncBN costs more than the second process gains" (fp32)
+    assert number(g["ddp_sync_vs_one"]) < 1
+    # fp64 "several times slower", and SyncBN's share "smaller than in fp32"
+    assert number(g["ddp_ips_one"]) > 2 * number(g["ddp_fp64_ips_one"])
+    assert number(g["ddp_fp64_sync_cost"]) < number(g["ddp_sync_cost"])

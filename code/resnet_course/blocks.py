@@ -50,8 +50,8 @@ class Residual(nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.dim() != 4 or X.shape[1] != self.input_channels:
             raise ValueError(
-                f"Residual expects a 4-D input (batch, {self.input_channels}, height,"
-                f" width), got shape {tuple(X.shape)}"
+                f"Residual expects an input of shape (batch, {self.input_channels},"
+                f" height, width), got {tuple(X.shape)}"
             )
         Y = F.relu(self.bn1(self.conv1(X)))
         Y = self.bn2(self.conv2(Y))
