@@ -50,3 +50,44 @@ def test_one_function_resolves_every_device_name(monkeypatch):
     monkeypatch.setenv(profiles.PROFILE_ENV_VAR, "smoke")
     assert profiles.default_device().type == "cpu", "smoke always runs on the CPU"
     assert profiles.resolve_device("auto").type == "cuda"
+
+
+def fake_gpu(monkeypatch, capability, name="NVIDIA Fake"):
+    monkeypatch.delenv(profiles.PROFILE_ENV_VAR, raising=False)
+    monkeypatch.setattr(profiles.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(
+        profiles.torch.cuda, "get_device_capability", lambda device=None: capability
+    )
+    monkeypatch.setattr(profiles.torch.cuda, "get_device_name", lambda device=None: name)
+
+
+@pytest.mark.parametrize(
+    "capability, gpu", [((7, 5), "T4"), ((8, 0), "A100"), ((8, 9), "L4")]
+)
+def test_a_gpu_older_than_the_gpu_profiles_class_runs_the_cpu_sizes(
+    monkeypatch, capability, gpu
+):
+    # Colab's T4 (and the L4, A100) would take far longer than ten minutes a chapter
+    # at the H100/H200-sized gpu profile: by default they run the cpu sizes, on the GPU.
+    fake_gpu(monkeypatch, capability, f"NVIDIA {gpu}")
+    assert profiles.current_profile() == "cpu"
+    assert profiles.pick(smoke=1, cpu=2, gpu=3) == 2
+    assert profiles.default_device().type == "cuda"
+    line = profiles.describe_run()
+    assert line.startswith("profile: cpu | device: cuda = NVIDIA " + gpu)
+    assert "%env RESNET_COURSE_PROFILE=gpu" in line, line
+
+
+@pytest.mark.parametrize("capability", [(9, 0), (10, 0)])
+def test_an_h100_class_gpu_runs_the_gpu_profile(monkeypatch, capability):
+    fake_gpu(monkeypatch, capability, "NVIDIA H200")
+    assert profiles.current_profile() == "gpu"
+    line = profiles.describe_run()
+    assert line.startswith("profile: gpu | device: cuda") and "\n" not in line
+
+
+def test_the_environment_variable_overrides_the_gpu_rule(monkeypatch):
+    fake_gpu(monkeypatch, (7, 5), "Tesla T4")
+    monkeypatch.setenv(profiles.PROFILE_ENV_VAR, "gpu")
+    assert profiles.current_profile() == "gpu"
+    assert "\n" not in profiles.describe_run(), "no advice once the reader has chosen"

@@ -344,8 +344,8 @@ def _add_bench_parser(sub) -> None:
         default=None,
         help=(
             "sizes: gpu = the full benchmark, cpu/smoke = subsets and a narrower"
-            " network (default: $RESNET_COURSE_PROFILE, else gpu with CUDA and cpu"
-            " without)"
+            " network (default: $RESNET_COURSE_PROFILE, else gpu on an H100/H200-class"
+            " GPU and cpu otherwise)"
         ),
     )
     p.add_argument(

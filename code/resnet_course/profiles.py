@@ -4,8 +4,11 @@ A *profile* says how big an experiment should be:
 
 * ``smoke`` -- seconds per notebook on 2 CPU cores; CI uses it to execute every line.
 * ``cpu``   -- a reader's laptop: each chapter in at most ten minutes, still showing the
-  effect it teaches.  The default when no GPU is present.
-* ``gpu``   -- the real experiment; the default when CUDA is available.
+  effect it teaches.  The default without a GPU, and on a GPU older than the gpu
+  profile's class (Colab's T4, an L4, an A100): those run the same sizes on the GPU.
+* ``gpu``   -- the real experiment, sized for one data-centre GPU of the H100/H200 class
+  (compute capability 9.0 or newer); the default on such a GPU.  Its time on a smaller
+  GPU has not been measured, so a chapter could take far longer than ten minutes there.
 
 The environment variable ``RESNET_COURSE_PROFILE`` overrides the default.  Chapters
 never test the profile name themselves; they call :func:`pick` with one value per
@@ -24,21 +27,35 @@ import torch
 
 PROFILES = ("smoke", "cpu", "gpu")
 PROFILE_ENV_VAR = "RESNET_COURSE_PROFILE"
+#: The oldest GPU generation the gpu profile is the default on: Hopper (H100, H200).
+FULL_SIZE_CAPABILITY = (9, 0)
 
 T = TypeVar("T")
 
 
+def gpu_runs_full_size() -> bool:
+    """True when a GPU of the gpu profile's class (H100/H200 or newer) is present."""
+    if not torch.cuda.is_available():
+        return False
+    return tuple(torch.cuda.get_device_capability(0)) >= FULL_SIZE_CAPABILITY
+
+
+def default_profile() -> str:
+    """``gpu`` on a GPU of its class, else ``cpu`` (laptop sizes, on any GPU present)."""
+    return "gpu" if gpu_runs_full_size() else "cpu"
+
+
 def current_profile() -> str:
-    """The active profile: ``$RESNET_COURSE_PROFILE`` if set, else ``gpu`` or
-    ``cpu``."""
+    """The active profile: ``$RESNET_COURSE_PROFILE`` if set, else
+    :func:`default_profile`."""
     name = os.environ.get(PROFILE_ENV_VAR, "").strip().lower()
     if not name:
-        return "gpu" if torch.cuda.is_available() else "cpu"
+        return default_profile()
     if name not in PROFILES:
         raise ValueError(
             f"{PROFILE_ENV_VAR}={name!r} is not a profile; choose one of"
-            f" {', '.join(PROFILES)} (or unset it to pick 'gpu' when CUDA is available"
-            " and 'cpu' otherwise)."
+            f" {', '.join(PROFILES)} (or unset it: 'gpu' on an H100/H200-class GPU,"
+            " 'cpu' otherwise)."
         )
     return name
 
@@ -87,9 +104,23 @@ def describe_run() -> str:
     """One line that tells a reader which profile, device and torch produced the
     outputs."""
     device = default_device()
-    return (
+    line = (
         f"profile: {current_profile()} | device: {device} = {device_name(device)} | "
         f"torch {torch.__version__} | run on {_dt.date.today().isoformat()}"
+    )
+    return line + _smaller_gpu_note(device)
+
+
+def _smaller_gpu_note(device: torch.device) -> str:
+    """Why a GPU runs the cpu sizes, when it does so by default."""
+    chosen = os.environ.get(PROFILE_ENV_VAR, "").strip()
+    if chosen or device.type != "cuda" or gpu_runs_full_size():
+        return ""
+    return (
+        "\nThe cpu profile's sizes, run on this GPU: the gpu profile is sized for an"
+        " H100/H200 and has not been timed on this one. For the full size, set"
+        f" {PROFILE_ENV_VAR}=gpu (in a notebook: %env {PROFILE_ENV_VAR}=gpu) and run"
+        " again from the top."
     )
 
 
