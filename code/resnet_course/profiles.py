@@ -33,22 +33,24 @@ FULL_SIZE_CAPABILITY = (9, 0)
 T = TypeVar("T")
 
 
-def gpu_runs_full_size() -> bool:
-    """True when a GPU of the gpu profile's class (H100/H200 or newer) is present."""
-    if not torch.cuda.is_available():
-        return False
-    return tuple(torch.cuda.get_device_capability(0)) >= FULL_SIZE_CAPABILITY
+def _profile_from_env() -> str:
+    """``$RESNET_COURSE_PROFILE`` as the reader set it ('' when unset)."""
+    return os.environ.get(PROFILE_ENV_VAR, "").strip().lower()
 
 
 def default_profile() -> str:
-    """``gpu`` on a GPU of its class, else ``cpu`` (laptop sizes, on any GPU present)."""
-    return "gpu" if gpu_runs_full_size() else "cpu"
+    """``gpu`` on a GPU of its class (H100/H200 or newer), else ``cpu`` (laptop sizes,
+    on any GPU present)."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    full = tuple(torch.cuda.get_device_capability(0)) >= FULL_SIZE_CAPABILITY
+    return "gpu" if full else "cpu"
 
 
 def current_profile() -> str:
     """The active profile: ``$RESNET_COURSE_PROFILE`` if set, else
     :func:`default_profile`."""
-    name = os.environ.get(PROFILE_ENV_VAR, "").strip().lower()
+    name = _profile_from_env()
     if not name:
         return default_profile()
     if name not in PROFILES:
@@ -102,26 +104,21 @@ def device_name(device: torch.device | str | None = None) -> str:
 
 def describe_run() -> str:
     """One line that tells a reader which profile, device and torch produced the
-    outputs."""
-    device = default_device()
+    outputs; a second when a GPU runs the cpu sizes by default, saying how to ask for
+    gpu."""
+    device, profile = default_device(), current_profile()
     line = (
-        f"profile: {current_profile()} | device: {device} = {device_name(device)} | "
+        f"profile: {profile} | device: {device} = {device_name(device)} | "
         f"torch {torch.__version__} | run on {_dt.date.today().isoformat()}"
     )
-    return line + _smaller_gpu_note(device)
-
-
-def _smaller_gpu_note(device: torch.device) -> str:
-    """Why a GPU runs the cpu sizes, when it does so by default."""
-    chosen = os.environ.get(PROFILE_ENV_VAR, "").strip()
-    if chosen or device.type != "cuda" or gpu_runs_full_size():
-        return ""
-    return (
-        "\nThe cpu profile's sizes, run on this GPU: the gpu profile is sized for an"
-        " H100/H200 and has not been timed on this one. For the full size, set"
-        f" {PROFILE_ENV_VAR}=gpu (in a notebook: %env {PROFILE_ENV_VAR}=gpu) and run"
-        " again from the top."
-    )
+    if profile == "cpu" and device.type == "cuda" and not _profile_from_env():
+        line += (
+            "\nThe cpu profile's sizes, run on this GPU: the gpu profile is sized for an"
+            " H100/H200 and has not been timed on this one. For the full size, set"
+            f" {PROFILE_ENV_VAR}=gpu (in a notebook: %env {PROFILE_ENV_VAR}=gpu) and"
+            " run again from the top."
+        )
+    return line
 
 
 def bars_disabled(progress: bool = True) -> bool:
