@@ -34,7 +34,8 @@ def test_three_dimensional_input_is_a_clear_error():
 
 def test_wrong_channel_count_names_expected_and_received():
     with pytest.raises(
-        ValueError, match=r"input of shape \(batch, 3, height, width\), got \(4, 5, 6, 6\)"
+        ValueError,
+        match=r"input of shape \(batch, 3, height, width\), got \(4, 5, 6, 6\)",
     ):
         Residual(3, 3)(torch.rand(4, 5, 6, 6))
 

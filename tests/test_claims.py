@@ -189,16 +189,18 @@ def test_ch2_residual_stacks_start_further_but_end_closer_to_the_identity(identi
         plain = metric(identity, "final_loss", kind="plain", n_blocks=n)
         residual = metric(identity, "final_loss", kind="residual", n_blocks=n)
         assert max(residual) < min(plain), f"{n} blocks: not in every seed"
-        assert stats(identity, "first_loss", kind="residual", n_blocks=n)[0] > stats(
-            identity, "first_loss", kind="plain", n_blocks=n
-        )[0]
+        assert (
+            stats(identity, "first_loss", kind="residual", n_blocks=n)[0]
+            > stats(identity, "first_loss", kind="plain", n_blocks=n)[0]
+        )
 
 
 def test_ch2_identity_gets_harder_with_depth_and_plain16_stalls(identity):
     for kind in ("plain", "residual"):
-        assert stats(identity, "final_loss", kind=kind, n_blocks=16)[0] > stats(
-            identity, "final_loss", kind=kind, n_blocks=2
-        )[0]
+        assert (
+            stats(identity, "final_loss", kind=kind, n_blocks=16)[0]
+            > stats(identity, "final_loss", kind=kind, n_blocks=2)[0]
+        )
     half = metric(identity, "loss_at_half", kind="plain", n_blocks=16)
     end = metric(identity, "final_loss", kind="plain", n_blocks=16)
     assert all(1 - e / h < 0.2 for e, h in zip(end, half)), "plain-16 does not stall"
@@ -240,9 +242,10 @@ def test_ch2_preact_starts_behind_and_ends_ahead_and_the_gap_is_the_projection_b
     assert pre[0] > post[0], "the text says pre-activation is behind after epoch 1"
     assert all(a > b for a, b in zip(post[-3:], pre[-3:])), "not ahead at the end"
     widths = preact["runs"][0]["settings"]["widths"]
-    gap = metric(preact, "parameters", kind="post-activation")[0] - metric(
-        preact, "parameters", kind="pre-activation"
-    )[0]
+    gap = (
+        metric(preact, "parameters", kind="post-activation")[0]
+        - metric(preact, "parameters", kind="pre-activation")[0]
+    )
     assert gap == 2 * (widths[1] + widths[2])
 
 

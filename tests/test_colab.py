@@ -9,6 +9,8 @@ exists (``make browser-test`` runs them right after the build, with
 from __future__ import annotations
 
 import os
+import sys
+import types
 import re
 from urllib.parse import unquote, urlsplit
 
@@ -173,3 +175,67 @@ def test_colab_cell_is_not_shown_on_the_website(path):
     assert (
         "google.colab" not in html
     ), f"{rel(path)}: the website shows the Colab install cell"
+
+
+def contributing_colab_cell() -> str:
+    """The Colab cell as CONTRIBUTING.md shows it: the one authors copy."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    found = re.search(r"\n( *)```python\n(\1# Colab only:.*?)\n\1```\n", text, re.S)
+    assert (
+        found
+    ), "CONTRIBUTING.md shows no Colab cell (a ```python block '# Colab only:')"
+    indent = found.group(1)
+    return "\n".join(
+        line[len(indent) :] if line.startswith(indent) else line
+        for line in found.group(2).split("\n")
+    )
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_colab_cell_is_the_one_contributing_shows(path):
+    assert first_cell(path).source == contributing_colab_cell(), (
+        f"{path.name}: the Colab cell differs from CONTRIBUTING.md's; copy that one"
+        " (every chapter installs and checks the same way)"
+    )
+
+
+class FakeShell:
+    """Stands in for IPython on Colab: records the ``!pip`` lines instead of running."""
+
+    def __init__(self):
+        self.commands = []
+
+    def system(self, command):
+        self.commands.append(command)
+
+
+def run_colab_cell(monkeypatch, missing=()):
+    """Run the Colab cell as Colab would, with the modules in ``missing`` failing to
+    import; returns the shell commands it ran."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    code = TransformerManager().transform_cell(contributing_colab_cell())
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+    shell = FakeShell()
+    exec(compile(code, "<colab cell>", "exec"), {"get_ipython": lambda: shell})
+    return shell.commands
+
+
+def test_colab_cell_installs_both_and_goes_on_when_both_import(monkeypatch):
+    commands = run_colab_cell(monkeypatch)
+    assert len(commands) == 2 and all("pip install" in c for c in commands), commands
+
+
+@pytest.mark.parametrize("missing", ["d2l.torch", "resnet_course"])
+def test_colab_cell_stops_with_the_install_commands_when_an_install_failed(
+    monkeypatch, missing
+):
+    with pytest.raises(SystemExit) as stop:
+        run_colab_cell(monkeypatch, missing=(missing,))
+    message = str(stop.value.code)
+    assert missing in message, f"the message does not name what failed: {message}"
+    for command in ("!pip install --no-deps d2l==1.0.3", f"git+{REPO_URL}"):
+        assert command in message, f"the message does not give `{command}`: {message}"
+    assert stop.value.__suppress_context__, "the reader would see a chained traceback"

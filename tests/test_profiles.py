@@ -58,7 +58,10 @@ def fake_gpu(monkeypatch, capability, name="NVIDIA Fake"):
     monkeypatch.setattr(
         profiles.torch.cuda, "get_device_capability", lambda device=None: capability
     )
-    monkeypatch.setattr(profiles.torch.cuda, "get_device_name", lambda device=None: name)
+    monkeypatch.setattr(
+        profiles.torch.cuda, "get_device_name", lambda device=None: name
+    )
+    monkeypatch.setattr(profiles.torch.version, "hip", None, raising=False)
 
 
 @pytest.mark.parametrize(
@@ -84,6 +87,13 @@ def test_an_h100_class_gpu_runs_the_gpu_profile(monkeypatch, capability):
     assert profiles.current_profile() == "gpu"
     line = profiles.describe_run()
     assert line.startswith("profile: gpu | device: cuda") and "\n" not in line
+
+
+def test_an_amd_gpu_runs_the_cpu_sizes_whatever_its_capability_number(monkeypatch):
+    # ROCm reports the gfx architecture as the capability: an MI250 (gfx90a) gives 9.0.
+    fake_gpu(monkeypatch, (9, 0), "AMD Instinct MI250X")
+    monkeypatch.setattr(profiles.torch.version, "hip", "6.2.41133", raising=False)
+    assert profiles.current_profile() == "cpu"
 
 
 def test_the_environment_variable_overrides_the_gpu_rule(monkeypatch):

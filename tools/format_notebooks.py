@@ -60,9 +60,13 @@ def package_definitions(source: str) -> str:
     tree = ast.parse(source)
     lines = source.splitlines()
     for node in reversed(tree.body):
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and hasattr(module, node.name):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and hasattr(
+            module, node.name
+        ):
             start = node.lineno - 1 - len(node.decorator_list)
-            new = textwrap.dedent(inspect.getsource(getattr(module, node.name))).rstrip()
+            new = textwrap.dedent(
+                inspect.getsource(getattr(module, node.name))
+            ).rstrip()
             lines[start : node.end_lineno] = new.splitlines()
     return "\n".join(lines)
 
@@ -74,8 +78,10 @@ def format_cell(cell) -> None:
     saved = cell.source.startswith("#@save")
     source = black.format_str(cell.source, mode=MODE).rstrip("\n")
     if saved:  # black writes "# @save"; the marker stays as the book's tests expect it
-        source = "#@save" + source.split("\n", 1)[0].removeprefix("# @save") + (
-            "\n" + source.split("\n", 1)[1] if "\n" in source else ""
+        source = (
+            "#@save"
+            + source.split("\n", 1)[0].removeprefix("# @save")
+            + ("\n" + source.split("\n", 1)[1] if "\n" in source else "")
         )
         source = package_definitions(source)
     cell.source = source

@@ -5,7 +5,8 @@ A *profile* says how big an experiment should be:
 * ``smoke`` -- seconds per notebook on 2 CPU cores; CI uses it to execute every line.
 * ``cpu``   -- a reader's laptop: each chapter in at most ten minutes, still showing the
   effect it teaches.  The default without a GPU, and on a GPU older than the gpu
-  profile's class (Colab's T4, an L4, an A100): those run the same sizes on the GPU.
+  profile's class (Colab's T4, an L4, an A100) or an AMD one: those run the same sizes
+  on the GPU.
 * ``gpu``   -- the real experiment, sized for one data-centre GPU of the H100/H200 class
   (compute capability 9.0 or newer); the default on such a GPU.  Its time on a smaller
   GPU has not been measured, so a chapter could take far longer than ten minutes there.
@@ -40,8 +41,10 @@ def _profile_from_env() -> str:
 
 def default_profile() -> str:
     """``gpu`` on a GPU of its class (H100/H200 or newer), else ``cpu`` (laptop sizes,
-    on any GPU present)."""
-    if not torch.cuda.is_available():
+    on any GPU present).  On ROCm the capability is AMD's architecture number (an MI250
+    reports 9.0), not NVIDIA's generation, so AMD GPUs get ``cpu`` too: untimed there.
+    """
+    if not torch.cuda.is_available() or getattr(torch.version, "hip", None):
         return "cpu"
     full = tuple(torch.cuda.get_device_capability(0)) >= FULL_SIZE_CAPABILITY
     return "gpu" if full else "cpu"
