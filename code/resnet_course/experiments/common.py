@@ -24,6 +24,41 @@ from ..training import History, evaluate, train_classifier
 N_TRAIN_IMAGES = 60_000
 
 
+#: The CIFAR-family CNNs of ch. 1, 2 and 4 (cnn_degradation, preact, lesion) train the
+#: same way at every size, so their numbers can be read side by side across chapters.
+CNN_TRAINING = dict(
+    widths=(4, 8, 16), pixels=14, lr=0.1, weight_decay=1e-4, batch_size=128
+)
+#: ... on the same images for the same epochs, per size (the gpu size at full width and
+#: resolution).
+CNN_BUDGET = {
+    "smoke": dict(n_train=256, n_test=128, n_train_eval=256, epochs=1, batch_size=64),
+    "cpu": dict(n_train=10_000, n_test=2_000, n_train_eval=5_000, epochs=3),
+    "long": dict(n_train=30_000, n_test=10_000, n_train_eval=5_000, epochs=8),
+    "gpu": dict(
+        widths=(16, 32, 64),
+        pixels=28,
+        n_train=60_000,
+        n_test=10_000,
+        n_train_eval=10_000,
+        epochs=20,
+    ),
+}
+
+
+def cnn_sizes(
+    common: dict, own: dict[str, dict], after: dict[str, dict] | None = None
+) -> dict[str, dict]:
+    """Every size's settings of a CIFAR-family CNN experiment: ``common``, then the
+    experiment's ``own`` settings of that size (its depths), the shared
+    :data:`CNN_BUDGET`, and last any settings ``after`` it (its lesion trials)."""
+    after = after or {}
+    return {
+        size: dict(common, **own[size], **budget, **after.get(size, {}))
+        for size, budget in CNN_BUDGET.items()
+    }
+
+
 @dataclass(frozen=True)
 class Splits:
     """Training, validation and test images ``(N, 1, P, P)`` in [0, 1], with labels."""

@@ -14,7 +14,16 @@ from ..cifar_resnet import cifar_resnet
 from ..mlp import deep_mlp
 from ..models import count_parameters
 from . import Experiment, RunSpec
-from .common import binned_xy, seeded, splits, subsample_xy, train_error, train_run
+from .common import (
+    CNN_TRAINING,
+    binned_xy,
+    cnn_sizes,
+    seeded,
+    splits,
+    subsample_xy,
+    train_error,
+    train_run,
+)
 
 #: The kinds of network compared; "residual, zero-init" starts each block as the
 #: identity (last BN scale 0, Goyal et al. 2017), an arm of the MLP experiment only.
@@ -125,56 +134,19 @@ MLP = Experiment(
     minutes={"smoke": 0.1, "cpu": 4, "long": 15, "gpu": 60},
 )
 
-_CNN_COMMON = dict(
-    family="cnn",
-    kinds=("plain", "residual"),
-    widths=(4, 8, 16),
-    pixels=14,
-    lr=0.1,
-    weight_decay=1e-4,
-    batch_size=128,
-)
 CNN = Experiment(
     name="cnn_degradation",
     chapter="01_degradation",
     summary="plain vs residual CIFAR-family CNNs (20 and 56 layers): training error",
-    sizes={
-        "smoke": dict(
-            _CNN_COMMON,
-            depths=(8, 14),
-            n_train=256,
-            n_test=128,
-            n_train_eval=256,
-            epochs=1,
-            batch_size=64,
-        ),
-        "cpu": dict(
-            _CNN_COMMON,
-            depths=(20, 56),
-            n_train=10_000,
-            n_test=2_000,
-            n_train_eval=5_000,
-            epochs=3,
-        ),
-        "long": dict(
-            _CNN_COMMON,
-            depths=(20, 56),
-            n_train=30_000,
-            n_test=10_000,
-            n_train_eval=5_000,
-            epochs=8,
-        ),
-        "gpu": dict(
-            _CNN_COMMON,
-            depths=(20, 56),
-            widths=(16, 32, 64),
-            pixels=28,
-            n_train=60_000,
-            n_test=10_000,
-            n_train_eval=10_000,
-            epochs=20,
-        ),
-    },
+    sizes=cnn_sizes(
+        dict(family="cnn", kinds=("plain", "residual"), **CNN_TRAINING),
+        own={
+            "smoke": dict(depths=(8, 14)),
+            "cpu": dict(depths=(20, 56)),
+            "long": dict(depths=(20, 56)),
+            "gpu": dict(depths=(20, 56)),
+        },
+    ),
     plan=plan,
     run=run,
     minutes={"smoke": 0.2, "cpu": 6, "long": 35, "gpu": 10},

@@ -18,7 +18,7 @@ from ..cifar_resnet import cifar_resnet
 from ..lesion import ordinary_blocks, random_lesion_errors, single_lesion_errors
 from ..paths import gated_copy, path_gradient_norms, path_length_counts
 from . import Experiment, RunSpec
-from .common import seeded, splits, train_error, train_run
+from .common import CNN_TRAINING, cnn_sizes, seeded, splits, train_error, train_run
 
 
 def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
@@ -93,60 +93,25 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
     }
 
 
-_COMMON = dict(widths=(4, 8, 16), pixels=14, lr=0.1, weight_decay=1e-4, batch_size=128)
 LESION = Experiment(
     name="lesion",
     chapter="04_ensembles",
     summary="delete blocks of trained residual and plain nets; gradient per path length",
-    sizes={
-        "smoke": dict(
-            _COMMON,
-            nets=(("residual", 14), ("plain", 14)),
-            n_train=256,
-            n_test=128,
-            n_train_eval=256,
-            epochs=1,
-            batch_size=64,
-            trials=1,
-            path_samples=1,
-            path_images=8,
-        ),
-        "cpu": dict(
-            _COMMON,
-            nets=(("residual", 20), ("plain", 20)),
-            n_train=10_000,
-            n_test=2_000,
-            n_train_eval=5_000,
-            epochs=3,
-            trials=4,
-            path_samples=5,
-            path_images=32,
-        ),
-        "long": dict(
-            _COMMON,
-            nets=(("residual", 20), ("plain", 20), ("residual", 56)),
-            n_train=30_000,
-            n_test=10_000,
-            n_train_eval=5_000,
-            epochs=8,
-            trials=6,
-            path_samples=20,
-            path_images=64,
-        ),
-        "gpu": dict(
-            _COMMON,
-            nets=(("residual", 20), ("plain", 20), ("residual", 110)),
-            widths=(16, 32, 64),
-            pixels=28,
-            n_train=60_000,
-            n_test=10_000,
-            n_train_eval=10_000,
-            epochs=20,
-            trials=10,
-            path_samples=50,
-            path_images=128,
-        ),
-    },
+    sizes=cnn_sizes(
+        CNN_TRAINING,
+        own={
+            "smoke": dict(nets=(("residual", 14), ("plain", 14))),
+            "cpu": dict(nets=(("residual", 20), ("plain", 20))),
+            "long": dict(nets=(("residual", 20), ("plain", 20), ("residual", 56))),
+            "gpu": dict(nets=(("residual", 20), ("plain", 20), ("residual", 110))),
+        },
+        after={
+            "smoke": dict(trials=1, path_samples=1, path_images=8),
+            "cpu": dict(trials=4, path_samples=5, path_images=32),
+            "long": dict(trials=6, path_samples=20, path_images=64),
+            "gpu": dict(trials=10, path_samples=50, path_images=128),
+        },
+    ),
     plan=plan,
     run=run,
     minutes={"smoke": 0.1, "cpu": 3, "long": 41, "gpu": 10},

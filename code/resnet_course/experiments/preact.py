@@ -14,7 +14,16 @@ from ..block_variants import PreActCifarResNet
 from ..cifar_resnet import cifar_resnet
 from ..models import count_parameters
 from . import Experiment, RunSpec
-from .common import binned_xy, seeded, splits, subsample_xy, train_error, train_run
+from .common import (
+    CNN_TRAINING,
+    binned_xy,
+    cnn_sizes,
+    seeded,
+    splits,
+    subsample_xy,
+    train_error,
+    train_run,
+)
 
 KINDS = ("post-activation", "pre-activation")
 
@@ -60,48 +69,19 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
     }
 
 
-_COMMON = dict(widths=(4, 8, 16), pixels=14, lr=0.1, weight_decay=1e-4, batch_size=128)
 PREACT = Experiment(
     name="preact",
     chapter="02_residual_learning",
     summary="post- vs pre-activation residual networks, same data and seeds",
-    sizes={
-        "smoke": dict(
-            _COMMON,
-            depths=(8,),
-            n_train=256,
-            n_test=128,
-            n_train_eval=256,
-            epochs=1,
-            batch_size=64,
-        ),
-        "cpu": dict(
-            _COMMON,
-            depths=(20,),
-            n_train=10_000,
-            n_test=2_000,
-            n_train_eval=5_000,
-            epochs=3,
-        ),
-        "long": dict(
-            _COMMON,
-            depths=(56,),
-            n_train=30_000,
-            n_test=10_000,
-            n_train_eval=5_000,
-            epochs=8,
-        ),
-        "gpu": dict(
-            _COMMON,
-            depths=(56, 110),
-            widths=(16, 32, 64),
-            pixels=28,
-            n_train=60_000,
-            n_test=10_000,
-            n_train_eval=10_000,
-            epochs=20,
-        ),
-    },
+    sizes=cnn_sizes(
+        CNN_TRAINING,
+        own={
+            "smoke": dict(depths=(8,)),
+            "cpu": dict(depths=(20,)),
+            "long": dict(depths=(56,)),
+            "gpu": dict(depths=(56, 110)),
+        },
+    ),
     plan=plan,
     run=run,
     minutes={"smoke": 0.05, "cpu": 2, "long": 33, "gpu": 15},
