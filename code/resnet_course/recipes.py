@@ -22,38 +22,25 @@ TARGET = 0.914
 D2L_RECIPE = dict(epochs=10, batch_size=256, lr=0.05, resize=96)
 
 #: Our two recipes (CIFAR-style ResNet-18 at native 28 px).  lr is the peak for batch
-#: 512.
+#: 512.  "best" is "fast" trained longer, with random erasing and an EMA of the weights.
+_FAST: dict[str, Any] = dict(
+    model="cifar_resnet18",
+    epochs=4,
+    batch_size=512,
+    lr=0.4,
+    schedule="onecycle",
+    warmup=0.2,
+    label_smoothing=0.1,
+    weight_decay=5e-4,
+    augment=True,
+    crop_pad=2,
+    random_erasing=0.0,
+    ema=0.0,
+    tta=True,
+)
 RECIPES: dict[str, dict[str, Any]] = {
-    "fast": dict(
-        model="cifar_resnet18",
-        epochs=4,
-        batch_size=512,
-        lr=0.4,
-        schedule="onecycle",
-        warmup=0.2,
-        label_smoothing=0.1,
-        weight_decay=5e-4,
-        augment=True,
-        crop_pad=2,
-        random_erasing=0.0,
-        ema=0.0,
-        tta=True,
-    ),
-    "best": dict(
-        model="cifar_resnet18",
-        epochs=50,
-        batch_size=512,
-        lr=0.4,
-        schedule="onecycle",
-        warmup=0.2,
-        label_smoothing=0.1,
-        weight_decay=5e-4,
-        augment=True,
-        crop_pad=2,
-        random_erasing=0.5,
-        ema=0.999,
-        tta=True,
-    ),
+    "fast": _FAST,
+    "best": dict(_FAST, epochs=50, random_erasing=0.5, ema=0.999),
 }
 
 
