@@ -176,12 +176,31 @@ def test_bench_prints_the_figures_it_promises(tmp_path, capsys):
         "warm-up",
     ):
         assert column in out, f"bench output lacks {column!r}"
-    row = json.loads(out_json.read_text())["rows"][0]
+    stored = json.loads(out_json.read_text())
+    row = stored["rows"][0]
     assert (
         row["recipe"] == "fast"
         and 0 <= row["final_acc"] <= 1
         and row["images_per_second"] > 0
     )
+    # The JSON says where it came from, as every stored result does.
+    made = stored["meta"]["provenance"]
+    assert made["command"].startswith("python -m resnet_course bench --profile smoke")
+    assert made["device"] == row["device"] and made["wall_seconds"] > 0
+    assert made["commit"] and made["date"] and made["torch"]
+
+
+def test_a_copy_without_git_names_the_commit_it_was_made_from(tmp_path, monkeypatch):
+    # The lent GPU machine runs a copy of the tree with no .git; tools/gpu_job.py sets
+    # the carried commit in the environment.
+    from resnet_course import results
+
+    monkeypatch.setattr(results, "__file__", str(tmp_path / "code" / "x" / "r.py"))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.delenv(results.COMMIT_ENV_VAR, raising=False)
+    assert results.git_commit() == "unknown (not a git checkout)"
+    monkeypatch.setenv(results.COMMIT_ENV_VAR, "0123abc")
+    assert results.git_commit() == "0123abc"
 
 
 def test_bench_rejects_an_unknown_recipe(capsys):

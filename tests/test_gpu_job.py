@@ -326,3 +326,41 @@ def test_progress_bars_reach_the_output_as_their_last_frame(tmp_path):
     assert b"\nc 100%\ndone\n" in shown and b"\r" not in shown
     own = (tmp_path / "work" / "gpu-run" / "logs" / "+bar.log").read_bytes()
     assert b"b 50%" in own  # the step's own log keeps every frame
+
+
+def test_results_made_on_the_device_name_the_carried_commit(tmp_path, monkeypatch):
+    # The device's copy of the tree has no .git: without the carried commit every
+    # result's provenance would say "unknown (not a git checkout)".
+    job = load(JOB)
+    monkeypatch.setattr(job, "CARRY", tmp_path)
+    (tmp_path / "commit").write_text("0123abc-dirty\n")
+    env = job.child_env(None, None, tmp_path / "run", tmp_path / "out")
+    assert env["RESNET_COURSE_COMMIT"] == "0123abc-dirty"
+    (tmp_path / "commit").unlink()
+    monkeypatch.delenv("RESNET_COURSE_COMMIT", raising=False)
+    assert "RESNET_COURSE_COMMIT" not in job.child_env(None, None, tmp_path, tmp_path)
+
+
+def test_each_chapter_step_records_its_time_and_the_record_comes_back(
+    tmp_path, monkeypatch
+):
+    # The T4 estimate (tools/GPU.md) is made from each chapter's recorded GPU time.
+    job = load(JOB)
+    chapters = [
+        s
+        for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))
+        if s.name.startswith("chapter-")
+    ]
+    assert chapters
+    for step in chapters:
+        argv = step.argv(500)
+        assert argv[argv.index("--record") + 1].endswith("results/execution.json")
+    root, work = tmp_path / "tree", tmp_path / "work"
+    monkeypatch.setattr(job, "ROOT", root)
+    (root / "results").mkdir(parents=True)
+    (work / "gpu-run").mkdir(parents=True)
+    (root / "results" / "execution.json").write_text("{}")
+    j = job.Job(tmp_path / "out", work, 100, 0, {})
+    j.out.mkdir()
+    job.collect(j, "gpu", since=0)
+    assert "results/execution.json" in members(j.out / "results.tar.gz")

@@ -25,9 +25,8 @@ Made for a machine that is lent for 15 minutes (start-up included), one command 
 
 Only the standard library is used here, so the job starts even where a package is
 missing; the preflight (tools/gpu_preflight.py) lists what is.  Back on the CPU
-machine:  ``mkdir -p /tmp/gpu-back && tar -xzf <files_at>/results.tar.gz -C /tmp/gpu-back``
-(``results/NAME/gpu.json`` go into results/, ``gpu-run/`` holds logs and bench rows), and
-``tar -xzf <files_at>/notebooks.tar.gz`` from the repository root for executed chapters.
+machine, ``python tools/gpu_ingest.py <files_at>`` takes what came back into the
+repository (results, benchmark rows, chapter times, executed chapters), checked.
 
 Rehearse it on the CPU, as the device would run it, with ``make gpu-rehearsal``.
 """
@@ -50,7 +49,10 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What `make gpu-carry` made: wheels/ and fashion-mnist/ ($GPU_JOB_CARRY for tests).
+#: Each chapter's wall time and provenance, per profile (tools/execute_notebooks.py).
+EXECUTION_RECORD = "results/execution.json"
+#: What `make gpu-carry` made: wheels/, fashion-mnist/ and commit ($GPU_JOB_CARRY for
+#: tests).
 CARRY = Path(os.environ.get("GPU_JOB_CARRY") or ROOT / ".carry")
 #: The chapters' key experiments (issue 13, item 2), in the order they are run.
 EXPERIMENTS = ("cnn_degradation", "lesion", "final", "ablation")
@@ -89,11 +91,12 @@ OUT_FILES = (
 QUIET = {"TQDM_DISABLE": "1"}
 #: The machine, for BENCHMARKS.md's machine line.
 MACHINE = """PYTHON - <<'EOF'
-import platform, sys
+import os, platform, sys
 import torch
 gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda",
-      torch.version.cuda, "|", gpu, "|", platform.node())
+      torch.version.cuda, "|", gpu, "|", platform.node(), "| commit",
+      os.environ.get("RESNET_COURSE_COMMIT", "unknown"))
 EOF
 if command -v nvidia-smi >/dev/null; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -289,6 +292,8 @@ def default_steps(
                 profile,
                 "--timeout",
                 str(max(int(left) - 5, 10)),
+                "--record",
+                str(ROOT / EXECUTION_RECORD),
                 path,
             )
 
@@ -512,7 +517,8 @@ def collect(job: Job, size: str, since: float) -> None:
     for path in sorted(job.run_dir.rglob("*")):
         if path.is_file():
             files.append((path, str(path.relative_to(job.work))))
-    for pattern in (f"results/*/{size}.json", f"results/*/.{size}.partial.json"):
+    patterns = (f"results/*/{size}.json", f"results/*/.{size}.partial.json")
+    for pattern in (*patterns, EXECUTION_RECORD):
         for path in sorted(ROOT.glob(pattern)):
             if path.stat().st_mtime >= since:
                 files.append((path, str(path.relative_to(ROOT))))
@@ -659,6 +665,14 @@ def extra_steps(specs: list[str]) -> list[Step]:
     return steps
 
 
+def carried_commit() -> str | None:
+    """The commit ``make gpu-carry`` recorded in ``.carry/commit`` (None without it)."""
+    path = CARRY / "commit"
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None
+
+
 def child_env(
     site: Path | None, data: Path | None, run_dir: Path, out: Path
 ) -> dict[str, str]:
@@ -669,6 +683,9 @@ def child_env(
     env["PYTHONPATH"] = os.pathsep.join(paths)
     if data is not None:
         env["FASHION_MNIST_DIR"] = str(data)
+    commit = carried_commit()
+    if commit:  # the copy has no .git: results name the commit the carry was made at
+        env["RESNET_COURSE_COMMIT"] = commit
     env.update(
         RESNET_COURSE_NO_DOWNLOAD="1",
         PYTHONUNBUFFERED="1",

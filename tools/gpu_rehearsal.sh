@@ -63,6 +63,8 @@ git ls-files -z --cached --others --exclude-standard \
   | (while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done) \
   | tar --null -T - -cf - | tar -xf - -C "$R/tree"
 cp -r .carry "$R/tree/.carry"
+# The commit of the tree rehearsed (make gpu-carry records it for a real call).
+git rev-parse HEAD > "$R/tree/.carry/commit"
 
 if unshare -n true 2>/dev/null; then
   NONET=(unshare -n sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh)

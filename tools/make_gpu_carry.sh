@@ -4,7 +4,8 @@
 #   .carry/wheels/        wheels for the device's Python 3.12 (manylinux x86-64), versions
 #                         as in our .venv: d2l (installed there with --no-deps) and the
 #                         Jupyter stack that executing the chapters needs;
-#   .carry/fashion-mnist/ the four Fashion-MNIST files, the .gz form only.
+#   .carry/fashion-mnist/ the four Fashion-MNIST files, the .gz form only;
+#   .carry/commit         the commit the tree is at (the device's copy has no .git).
 # The device image already has torch 2.11, torchvision 0.26, numpy, matplotlib, pandas,
 # scipy, tqdm, PyYAML, requests, Pygments, attrs, psutil, jinja2... (see
 # tools/gpu_rehearsal.sh for the list); `python3 tools/gpu_preflight.py` there names
@@ -47,6 +48,14 @@ for stem in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-uby
 done
 echo "gpu-carry: $(ls .carry/wheels | wc -l) wheels, $(du -sh .carry/wheels | cut -f1);" \
   "data from $folder, $(du -sh .carry/fashion-mnist | cut -f1)"
+# The commit the device's copy of the tree is made from (it has no .git): its results
+# name it in their provenance. "-dirty" when code, tools or book have uncommitted changes.
+commit=$(git rev-parse HEAD)
+if [ -n "$(git status --porcelain --untracked-files=no -- code tools book)" ]; then
+  commit="$commit-dirty"
+fi
+echo "$commit" > .carry/commit
+echo "gpu-carry: commit $commit (.carry/commit)"
 # Refuses (exit 1) when the carry and the working tree together exceed a call's 64 MiB.
 $PY tools/gpu_preflight.py --carry .carry
 echo 'gpu-carry: ready. Device call:  python3 tools/gpu_job.py   with carry [".carry"]'

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+import time
 from pathlib import Path
 
 
@@ -161,16 +163,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if v is not None
     }
 
+    started = time.perf_counter()
+
     def save(rows, complete: bool = False) -> None:
         if args.json:
             import torch
 
+            from .results import provenance
+
+            command = shlex.join(["python", "-m", "resnet_course", *args.argv])
             meta = {
                 "profile": args.profile,
                 "torch": torch.__version__,
                 "recipes": bench.RECIPES,
                 "overrides": overrides,
                 "complete": complete,
+                "provenance": provenance(
+                    command,
+                    rows[0].device if rows else "none",
+                    time.perf_counter() - started,
+                ),
             }
             bench.write_json(rows, args.json, meta)
 
@@ -416,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DatasetError
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     show = _is_main_process()
     try:
         return args.func(args)

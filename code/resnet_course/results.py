@@ -94,8 +94,14 @@ def load_result(
     )
 
 
+#: Where a copy of the tree without ``.git`` (the lent GPU machine's) finds its commit:
+#: ``tools/gpu_job.py`` sets it from ``.carry/commit``, which ``make gpu-carry`` writes.
+COMMIT_ENV_VAR = "RESNET_COURSE_COMMIT"
+
+
 def git_commit() -> str:
-    """The commit of the code that ran, with ``-dirty`` if the tree had changes."""
+    """The commit of the code that ran, with ``-dirty`` if the tree had changes; outside
+    a git checkout, ``$RESNET_COURSE_COMMIT`` (the commit the copy was made from)."""
     root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(
@@ -113,7 +119,7 @@ def git_commit() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        return os.environ.get(COMMIT_ENV_VAR) or "unknown (not a git checkout)"
     return head + ("-dirty" if dirty else "")
 
 

@@ -1,0 +1,319 @@
+"""Bring a GPU run's files into the repository, checked, in one command.
+
+    python tools/gpu_ingest.py FILES_AT            # FILES_AT: where the device call's files lie
+    python tools/gpu_ingest.py FILES_AT --dry-run  # say what it would do, write nothing
+
+FILES_AT holds ``results.tar.gz`` and, when chapters ran, ``notebooks.tar.gz``, as
+``tools/gpu_job.py`` packs them.  Each file is taken only if a GPU made it:
+
+* ``results/NAME/gpu.json`` -> ``results/NAME/gpu.json`` (its provenance names a GPU),
+  unless ours has more runs; the chapters then plot it instead of the CPU run;
+* ``results/NAME/.gpu.partial.json`` -> the same place (ignored by git): name it in the
+  next call's carry and ``reproduce`` continues it;
+* ``gpu-run/bench_NAME.json`` -> ``results/bench/NAME.json`` (every row on a GPU, the
+  gpu profile); BENCHMARKS.md's goals are computed from these;
+* ``results/execution.json``: each chapter's time at the gpu profile, merged into ours
+  (the Colab T4 bound of tools/GPU.md is computed from it);
+* ``book/NN_*.ipynb`` -> ``book/`` when executed at the gpu profile.
+
+A file in the repository with uncommitted changes is never overwritten.  Everything the
+archives hold, logs included, is unpacked into ``--staging`` (not committed).
+``--allow-cpu`` also takes CPU-made files of any size: for a rehearsal's output, with
+``--root`` on a copy of the repository (tests/test_gpu_ingest.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "code"))
+
+from resnet_course.experiments import experiments  # noqa: E402
+from resnet_course.reproduce import normalised  # noqa: E402
+from resnet_course.results import check_schema  # noqa: E402
+
+RESULT = re.compile(
+    r"^results/([a-z0-9_]+)/(\.)?(smoke|cpu|long|gpu)(\.partial)?\.json$"
+)
+BENCH = re.compile(r"^gpu-run/bench_([a-z0-9_]+)\.json$")
+NOTEBOOK = re.compile(r"^book/(\d\d_[a-z0-9_]+\.ipynb)$")
+EXECUTION = "results/execution.json"
+PROFILE_LINE = re.compile(r"profile: (smoke|cpu|gpu)\b")
+
+
+class IngestError(Exception):
+    """Bad input: one line for the user, exit 2."""
+
+
+@dataclass
+class Ingest:
+    root: Path
+    staging: Path
+    dry_run: bool = False
+    allow_cpu: bool = False
+    done: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    commits: set[str] = field(default_factory=set)
+
+    def say(self, verb: str, rel: str, why: str) -> None:
+        line = f"{verb:9s} {rel}: {why}"
+        (self.refused if verb == "refused" else self.done).append(line)
+        print(("would be " if self.dry_run and verb == "wrote" else "") + line)
+
+    def write(self, rel: str, data: bytes, why: str) -> None:
+        """Write ``data`` to ``rel`` unless git has uncommitted changes there."""
+        target = self.root / rel
+        if target.exists() and target.read_bytes() == data:
+            self.say("unchanged", rel, why)
+        elif target.exists() and uncommitted(self.root, rel):
+            self.say("refused", rel, "it has uncommitted changes; commit or move them")
+        else:
+            if not self.dry_run:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.ingest")
+                tmp.write_bytes(data)
+                tmp.replace(target)
+            self.say("wrote", rel, why)
+
+
+def uncommitted(root: Path, rel: str) -> bool:
+    """Whether git sees changes to ``rel`` (True where git cannot tell: keep it)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--", rel],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return True
+    return bool(out.strip())
+
+
+def on_cpu(device: str) -> bool:
+    return device.startswith("CPU") or device in {"cpu", "none", ""}
+
+
+def members(archive: Path, staging: Path) -> dict[str, bytes]:
+    """The regular files of ``archive`` by name, each also unpacked under ``staging``
+    (names that would leave it are refused)."""
+    files = {}
+    try:
+        with tarfile.open(archive) as tar:
+            for m in tar.getmembers():
+                name = PurePosixPath(m.name)
+                if not m.isfile() or name.is_absolute() or ".." in name.parts:
+                    continue
+                files[str(name)] = tar.extractfile(m).read()
+    except (tarfile.TarError, OSError) as exc:
+        raise IngestError(f"cannot read {archive}: {exc}") from None
+    for name, data in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_bytes(data)
+    return files
+
+
+def read_json(name: str, data: bytes) -> dict | None:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def result_problem(result: dict | None, experiment: str, size: str, partial: bool):
+    """Why a stored (or partial) result cannot be taken, or None."""
+    if result is None:
+        return "not JSON"
+    if partial:
+        missing = [k for k in ("settings", "runs") if k not in result]
+    else:
+        missing = check_schema(result)
+    if missing:
+        return "incomplete: " + ", ".join(missing)
+    known = experiments()
+    if experiment not in known:
+        return f"no experiment {experiment!r} in this checkout"
+    if normalised(known[experiment].sizes[size]) != result["settings"]:
+        return (
+            f"made with other settings than {experiment}'s size {size!r} has in this"
+            " checkout (the code changed since the carry was made)"
+        )
+    return None
+
+
+def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
+    experiment, hidden, size, partial = match.groups()
+    if bool(hidden) != bool(partial):
+        return
+    result = read_json(name, data)
+    problem = result_problem(result, experiment, size, bool(partial))
+    if problem:
+        return job.say("refused", name, problem)
+    runs = result["runs"]
+    devices = sorted({r.get("device", "") for r in runs})
+    if not partial:
+        devices = sorted({*devices, result["provenance"]["device"]})
+        job.commits.add(result["provenance"]["commit"])
+    if not job.allow_cpu and (size != "gpu" or any(on_cpu(d) for d in devices)):
+        why = f"made at size {size} on {', '.join(devices) or 'no run'}, not a GPU"
+        return job.say("refused", name, why)
+    if partial:
+        return job.write(name, data, f"{len(runs)} finished runs; carry it to continue")
+    ours = job.root / name
+    if ours.exists():
+        have = read_json(name, ours.read_bytes()) or {}
+        old = len(have.get("runs", []))
+        date = result["provenance"]["date"]
+        newer = date > have.get("provenance", {}).get("date", "")
+        if old > len(runs) or (old == len(runs) and not newer):
+            why = f"ours has {old} runs, the device's {len(runs)}"
+            return job.say("kept", name, why)
+    job.write(name, data, f"{len(runs)} runs on {', '.join(devices)}")
+
+
+def take_bench(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
+    stored = read_json(name, data)
+    if stored is None or "rows" not in stored or not stored["rows"]:
+        return job.say("refused", name, "no benchmark rows in it")
+    meta, rows = stored.get("meta", {}), stored["rows"]
+    if "commit" in meta.get("provenance", {}):
+        job.commits.add(meta["provenance"]["commit"])
+    cpu = [r["device"] for r in rows if on_cpu(r["device"])]
+    if not job.allow_cpu and (meta.get("profile") != "gpu" or cpu):
+        why = f"profile {meta.get('profile')}, devices {sorted({r['device'] for r in rows})}"
+        return job.say("refused", name, f"not a GPU run ({why})")
+    rel = f"results/bench/{match.group(1)}.json"
+    ours = job.root / rel
+    if ours.exists():
+        old = len((read_json(rel, ours.read_bytes()) or {}).get("rows", []))
+        if old > len(rows):
+            return job.say(
+                "kept", rel, f"ours has {old} rows, the device's {len(rows)}"
+            )
+    job.write(rel, data, f"{len(rows)} rows on {rows[0]['device']}")
+
+
+def take_execution(job: Ingest, data: bytes) -> None:
+    """Merge the device's newer chapter times (gpu profile) into ours."""
+    theirs = read_json(EXECUTION, data) or {}
+    path = job.root / EXECUTION
+    ours = read_json(EXECUTION, path.read_bytes()) if path.exists() else {}
+    ours = ours or {"chapters": {}}
+    added = []
+    for profile, chapters in theirs.get("chapters", {}).items():
+        for notebook, entry in chapters.items():
+            made = entry.get("provenance", {})
+            if not job.allow_cpu and (
+                profile != "gpu" or on_cpu(made.get("device", ""))
+            ):
+                continue
+            mine = ours["chapters"].get(profile, {}).get(notebook)
+            if mine and mine["provenance"]["date"] >= made.get("date", ""):
+                continue
+            ours["chapters"].setdefault(profile, {})[notebook] = entry
+            ours["provenance"] = made
+            added.append(f"{notebook} ({profile}, {entry['seconds']:.0f} s)")
+    if not added:
+        return job.say("unchanged", EXECUTION, "no newer chapter time from a GPU")
+    text = json.dumps(ours, indent=1) + "\n"  # as results.write_json_atomically
+    job.write(EXECUTION, text.encode(), "added " + ", ".join(added))
+
+
+def take_notebook(job: Ingest, name: str, data: bytes) -> None:
+    if not (job.root / name).exists():
+        return job.say("refused", name, "no such chapter in book/")
+    try:
+        cells = json.loads(data)["cells"]
+    except (ValueError, KeyError):
+        return job.say("refused", name, "not a notebook")
+    text = json.dumps([c.get("outputs", []) for c in cells[:4]])
+    found = PROFILE_LINE.search(text)
+    profile = found.group(1) if found else "unknown"
+    if not job.allow_cpu and profile != "gpu":
+        return job.say("refused", name, f"executed at the {profile} profile, not gpu")
+    job.write(name, data, f"executed at the {profile} profile")
+
+
+def ingest(job: Ingest, files_at: Path) -> None:
+    results = files_at / "results.tar.gz"
+    if not results.is_file():
+        raise IngestError(
+            f"no results.tar.gz in {files_at}: give the folder the device call's files"
+            " came to (its files_at)"
+        )
+    for name, data in sorted(members(results, job.staging).items()):
+        if match := RESULT.match(name):
+            take_result(job, name, data, match)
+        elif match := BENCH.match(name):
+            take_bench(job, name, data, match)
+        elif name == EXECUTION:
+            take_execution(job, data)
+    notebooks = files_at / "notebooks.tar.gz"
+    if notebooks.is_file():
+        for name, data in sorted(members(notebooks, job.staging).items()):
+            if NOTEBOOK.match(name):
+                take_notebook(job, name, data)
+
+
+def head_commit(root: Path) -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return ""
+
+
+def report(job: Ingest) -> int:
+    print(f"\nthe archives, logs included, are unpacked in {job.staging}")
+    head = head_commit(job.root)
+    other = {c for c in job.commits if c.split("-")[0] != head}
+    if head and other:
+        print(
+            f"note: the device ran commit(s) {', '.join(sorted(other))}; this checkout is at {head}"
+        )
+    if job.refused:
+        print(
+            f"{len(job.refused)} file(s) refused (see above), {len(job.done)} taken or"
+            " already in place"
+        )
+    if not job.dry_run and any(line.startswith("wrote") for line in job.done):
+        print(
+            "next: python tools/benchmarks_tables.py --write; pytest tests/test_claims.py"
+            " tests/test_benchmarks.py (a failing claim names the sentence to rewrite);"
+            " then commit"
+        )
+    return 1 if job.refused else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("files_at", type=Path, help="the folder with results.tar.gz")
+    p.add_argument("--dry-run", action="store_true", help="write nothing")
+    p.add_argument("--allow-cpu", action="store_true", help="take CPU-made files too")
+    p.add_argument("--root", type=Path, default=ROOT, help="the repository to fill")
+    p.add_argument(
+        "--staging", type=Path, default=Path("/tmp/gpu-back"), help="unpack here"
+    )
+    args = p.parse_args(argv)
+    job = Ingest(args.root, args.staging, args.dry_run, args.allow_cpu)
+    try:
+        args.staging.mkdir(parents=True, exist_ok=True)
+        ingest(job, args.files_at)
+    except (IngestError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return report(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
