@@ -40,6 +40,20 @@ def test_a_changed_figure_is_noticed():
     assert sections["tables"] not in text
 
 
+def test_every_committed_benchmark_file_is_a_complete_gpu_run():
+    module = tables()
+    from resnet_course.bench_report import BenchRow
+    from resnet_course.results import PROVENANCE_KEYS
+
+    for name, stored in module.stored_bench().items():
+        made = stored["meta"].get("provenance", {})
+        assert set(PROVENANCE_KEYS) <= set(made), f"results/bench/{name}.json: {made}"
+        rows = [BenchRow(**r) for r in stored["rows"]]
+        assert rows and module.gpu_run(
+            stored
+        ), f"results/bench/{name}.json: not a GPU run"
+
+
 def row(recipe, device="NVIDIA H200", **figures):
     base = dict(
         recipe=recipe,

@@ -154,6 +154,10 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary_one(tmp_path):
 def test_every_committed_result_is_complete():
     root = Path(__file__).resolve().parents[1] / "results"
     for path in root.glob("*/[!.]*.json"):
+        if (
+            path.parent.name == "bench"
+        ):  # the benchmark's rows: tests/test_benchmarks.py
+            continue
         result = json.loads(path.read_text())
         assert check_schema(result) == [], path
         assert path.stem == result["size"] and path.parent.name == result["experiment"]
