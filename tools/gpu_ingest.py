@@ -207,7 +207,8 @@ def take_execution(job: Ingest, data: bytes) -> None:
     theirs = read_json(EXECUTION, data) or {}
     path = job.root / EXECUTION
     ours = read_json(EXECUTION, path.read_bytes()) if path.exists() else {}
-    ours = ours or {"chapters": {}}
+    ours = ours or {}
+    ours.setdefault("chapters", {})
     added = []
     for profile, chapters in theirs.get("chapters", {}).items():
         for notebook, entry in chapters.items():
