@@ -88,3 +88,22 @@ def test_the_final_recipe_drops_only_what_the_validation_split_says(fashion_dir)
     }
     assert choose_recipe(ablation) == ["no weight decay"]
     assert choose_recipe(None) == []
+
+
+#: The settings that say which networks an experiment compares.
+NETWORKS = ("depths", "nets", "blocks", "block_counts", "kinds")
+
+
+@pytest.mark.parametrize("name", sorted(experiments()))
+def test_the_gpu_size_compares_the_networks_the_chapter_was_written_for(name):
+    # A chapter's code and prose read the stored result by network (ch. 4 reads
+    # ResNet-56's lesions, ch. 2 pools preact's runs by kind): a gpu.json with other
+    # networks than the long size's would break the chapter in CI, or silently pool
+    # them.  The gpu size changes width, resolution, data and epochs, not the networks.
+    sizes = experiments()[name].sizes
+    for key in NETWORKS:
+        assert sizes["gpu"].get(key) == sizes["long"].get(key), (
+            f"{name}: the gpu size's {key} {sizes['gpu'].get(key)} are not the long"
+            f" size's {sizes['long'].get(key)}, which chapter"
+            f" {experiments()[name].chapter} is written for"
+        )

@@ -328,6 +328,16 @@ def test_progress_bars_reach_the_output_as_their_last_frame(tmp_path):
     assert b"b 50%" in own  # the step's own log keeps every frame
 
 
+def test_each_experiments_time_limit_is_one_and_a_half_times_its_estimate():
+    # gpu_job uses the standard library only, so it cannot read the estimates itself.
+    from resnet_course.experiments import experiments
+
+    job = load(JOB)
+    for name, limit in job.EXPERIMENT_LIMITS.items():
+        per_seed = experiments()[name].minutes["gpu"] * 60 / 3
+        assert limit == round(1.5 * per_seed), f"{name}: {limit} s, estimate {per_seed} s"
+
+
 def test_results_made_on_the_device_name_the_carried_commit(tmp_path, monkeypatch):
     # The device's copy of the tree has no .git: without the carried commit every
     # result's provenance would say "unknown (not a git checkout)".

@@ -103,7 +103,7 @@ LESION = Experiment(
             "smoke": dict(nets=(("residual", 14), ("plain", 14))),
             "cpu": dict(nets=(("residual", 20), ("plain", 20))),
             "long": dict(nets=(("residual", 20), ("plain", 20), ("residual", 56))),
-            "gpu": dict(nets=(("residual", 20), ("plain", 20), ("residual", 110))),
+            "gpu": dict(nets=(("residual", 20), ("plain", 20), ("residual", 56))),
         },
         after={
             "smoke": dict(trials=1, path_samples=1, path_images=8),
@@ -114,5 +114,5 @@ LESION = Experiment(
     ),
     plan=plan,
     run=run,
-    minutes={"smoke": 0.1, "cpu": 3, "long": 41, "gpu": 10},
+    minutes={"smoke": 0.1, "cpu": 3, "long": 41, "gpu": 7},
 )
