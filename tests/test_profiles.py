@@ -101,3 +101,11 @@ def test_the_environment_variable_overrides_the_gpu_rule(monkeypatch):
     monkeypatch.setenv(profiles.PROFILE_ENV_VAR, "gpu")
     assert profiles.current_profile() == "gpu"
     assert "\n" not in profiles.describe_run(), "no advice once the reader has chosen"
+
+
+def test_a_cpu_is_named_by_its_model_so_timings_of_two_machines_differ(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu\n")
+    assert profiles.cpu_model(str(info)).startswith("AMD EPYC 7B13, ")
+    assert profiles.cpu_model(str(tmp_path / "none")) == profiles.platform.machine()
+    assert profiles.device_name("cpu").startswith("CPU (")

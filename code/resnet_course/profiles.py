@@ -101,8 +101,24 @@ def device_name(device: torch.device | str | None = None) -> str:
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    return f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    cores, threads = os.cpu_count(), torch.get_num_threads()
+    return f"CPU ({cpu_model()}, {cores} cores, {threads} threads)"
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's model and architecture ("AMD EPYC, x86_64"): timings taken on
+    two machines of the same core count differ with it.  Just the architecture where
+    the model cannot be read (not Linux)."""
+    arch = platform.machine() or platform.processor() or "unknown"
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model") and value.strip():
+                    return f"{value.strip()}, {arch}"
+    except OSError:
+        pass
+    return arch
 
 
 def describe_run() -> str:
