@@ -129,6 +129,15 @@ def test_the_speed_goal_is_met_only_within_5_s_and_12x_d2l(bench):
     )
     store(folder, "d2l_fast", [row("d2l", time_to_target=60.0), row("fast")])
     assert "never reached" in module.speed_status(module.stored_bench())
+    # d2l itself short of 91.4 %: its whole training time is a lower bound (fixed in
+    # advance, as d2l's reference run ended at 91.4 % exactly).
+    store(
+        folder,
+        "d2l_fast",
+        [row("d2l", train_seconds=60.0), row("fast", time_to_target=4.0)],
+    )
+    status = module.speed_status(module.stored_bench())
+    assert status.startswith("met: 4.0 s (>= 15.0x: d2l did not reach 91.4 %"), status
 
 
 def test_the_accuracy_goal_needs_the_mean_of_three_seeds(bench):
@@ -150,3 +159,14 @@ def test_the_t4_bound_follows_the_rule_fixed_in_gpu_md():
     assert module.t4_bound("cpu", 30) == ""
     assert module.t4_bound("gpu", 40).endswith("yes")  # 15 x 40 s = 10 min
     assert module.t4_bound("gpu", 41).endswith("no: cpu sizes")
+
+
+def test_unfinished_gpu_runs_are_listed_but_apart(tmp_path, monkeypatch):
+    module = tables()
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    assert module.partial_table() == []
+    (tmp_path / "results" / "lesion").mkdir(parents=True)
+    run = dict(seed=0, device="NVIDIA H200", wall_seconds=90.0)
+    partial = tmp_path / "results" / "lesion" / ".gpu.partial.json"
+    partial.write_text(json.dumps({"runs": [run, dict(run, seed=1)]}))
+    assert "| lesion | 2 | 2 | 3.0 min | NVIDIA H200 |" in module.partial_table()

@@ -210,3 +210,28 @@ def test_a_folder_without_the_archive_is_one_clear_error(repo, tmp_path, capsys)
     assert ingest(tmp_path, repo, tmp_path) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no results.tar.gz in") and "files_at" in err
+
+
+def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
+    repo, tmp_path, capsys
+):
+    # One seed at the gpu size must not replace the 3-seed result the chapters plot;
+    # it is kept where reproduce continues it, and the complete result replaces it.
+    files_at = tmp_path / "one"
+    files_at.mkdir()
+    pack(
+        files_at / "results.tar.gz",
+        {"results/lesion/gpu.json": result("lesion", "gpu", 1)},
+    )
+    assert ingest(files_at, repo, tmp_path) == 0
+    partial = repo / "results" / "lesion" / ".gpu.partial.json"
+    assert partial.is_file() and not (repo / "results" / "lesion" / "gpu.json").exists()
+    assert "git add -f results/lesion/.gpu.partial.json" in capsys.readouterr().out
+    files_at = tmp_path / "three"
+    files_at.mkdir()
+    pack(
+        files_at / "results.tar.gz",
+        {"results/lesion/gpu.json": result("lesion", "gpu", 3)},
+    )
+    assert ingest(files_at, repo, tmp_path) == 0
+    assert (repo / "results" / "lesion" / "gpu.json").is_file() and not partial.exists()

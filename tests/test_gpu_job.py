@@ -150,6 +150,12 @@ def test_the_plan_runs_in_the_order_of_value():
     assert (
         names.index("reproduce-final") < names.index("best") < names.index("chapter-01")
     )
+    # final chooses its recipe from the ablation's stored result: ablation runs first,
+    # also in the parallel step, where the two run one after the other.
+    assert names.index("reproduce-ablation") < names.index("reproduce-final")
+    steps = {s.name: s for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))}
+    parallel = steps["reproduce-parallel"].argv[-1]
+    assert "(for n in ablation final; do" in parallel and "|| exit 1" in parallel
     assert all(
         s.limit <= 570 for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))
     )
@@ -160,6 +166,15 @@ def test_the_plan_runs_in_the_order_of_value():
     assert best.argv(200)[best.argv(200).index("--seeds") + 1] == "1"
     assert best.argv(350)[best.argv(350).index("--seeds") + 1] == "2"
     assert best.argv(600)[best.argv(600).index("--seeds") + 1] == "3"
+
+
+def test_listing_the_plan_writes_nothing(tmp_path):
+    job = load(JOB)
+    out, work = tmp_path / "out", tmp_path / "work"
+    (work / "gpu-run").mkdir(parents=True)
+    (work / "gpu-run" / "kept").write_text("an earlier run's file")
+    assert job.main(["--list", "--out", str(out), "--work", str(work)]) == 0
+    assert not out.exists() and (work / "gpu-run" / "kept").exists()
 
 
 def test_without_carry_the_job_says_to_run_make_gpu_carry(
@@ -335,7 +350,9 @@ def test_each_experiments_time_limit_is_one_and_a_half_times_its_estimate():
     job = load(JOB)
     for name, limit in job.EXPERIMENT_LIMITS.items():
         per_seed = experiments()[name].minutes["gpu"] * 60 / 3
-        assert limit == round(1.5 * per_seed), f"{name}: {limit} s, estimate {per_seed} s"
+        assert limit == round(
+            1.5 * per_seed
+        ), f"{name}: {limit} s, estimate {per_seed} s"
 
 
 def test_results_made_on_the_device_name_the_carried_commit(tmp_path, monkeypatch):

@@ -37,7 +37,8 @@ def listed(values) -> str:
 
 
 def seeds(result: dict) -> str:
-    return f"{WORDS[len({r['seed'] for r in result['runs']})]} seeds"
+    k = len({r["seed"] for r in result["runs"]})
+    return f"{WORDS[k]} seed{'' if k == 1 else 's'}"
 
 
 def nets(pairs) -> list[str]:

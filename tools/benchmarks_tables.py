@@ -1,7 +1,7 @@
 """The tables of BENCHMARKS.md, generated from the files they come from.
 
-    python tools/benchmarks_tables.py            # print the generated sections
-    python tools/benchmarks_tables.py --write    # replace them in BENCHMARKS.md
+    .venv/bin/python tools/benchmarks_tables.py            # print the generated sections
+    .venv/bin/python tools/benchmarks_tables.py --write    # replace them in BENCHMARKS.md
 
 Every figure in the generated sections is read from ``results/NAME/SIZE.json`` (the
 stored experiments, with their provenance), ``results/bench/*.json`` (the benchmark's
@@ -25,6 +25,7 @@ from resnet_course.bench_report import BenchRow, markdown_table  # noqa: E402
 from resnet_course.bench_report import summary as bench_summary  # noqa: E402
 from resnet_course.experiments.common import mean_std, metric, pm  # noqa: E402
 from resnet_course.recipes import TARGET  # noqa: E402
+from resnet_course.results import SIZE_ORDER  # noqa: E402
 
 BENCH_DIR = ROOT / "results" / "bench"
 #: A chapter may run the gpu profile on Colab's T4 when 15x its H200 time (the data
@@ -86,7 +87,7 @@ def final_table(results: list[dict]) -> list[str]:
     final = [r for r in results if r["experiment"] == "final"]
     if not final:
         return ["No stored final-recipe result yet."]
-    r = final[-1]
+    r = min(final, key=lambda x: SIZE_ORDER.index(x["size"]))  # what ch. 6 shows
     s = r["runs"][0]["settings"]
     lines = [
         f"Final recipe (`{r['size']}` size: ResNet-18 of width {s['width']},"
@@ -170,13 +171,16 @@ def speed_status(bench: dict[str, dict]) -> str:
             f"**missed**: ours never reached {100 * TARGET:.1f} % (final"
             f" {fast['final_acc']:.2%}); {where(run)}"
         )
-    ratio = theirs / ours if theirs else None
-    met = ours <= 5 and ratio is not None and ratio >= 12 and warm <= 30
-    versus = (
-        f"{ratio:.1f}x faster than d2l's {theirs:.1f} s"
-        if ratio
-        else f"d2l never reached {100 * TARGET:.1f} %"
-    )
+    if theirs:
+        ratio = theirs / ours
+        versus = f"{ratio:.1f}x faster than d2l's {theirs:.1f} s"
+    else:  # d2l's whole training is a lower bound on its time to the target
+        ratio = d2l["train_seconds"] / ours
+        versus = (
+            f">= {ratio:.1f}x: d2l did not reach {100 * TARGET:.1f} % in its"
+            f" {d2l['train_seconds']:.1f} s of training"
+        )
+    met = ours <= 5 and ratio >= 12 and warm <= 30
     return (
         f"{'met' if met else '**missed**'}: {ours:.1f} s ({versus}), warm-up"
         f" {warm:.1f} s; {where(run)}"
@@ -271,12 +275,39 @@ def bench_section() -> list[str]:
     return lines[:-1]
 
 
+def partial_table() -> list[str]:
+    """GPU runs with fewer seeds than the chapters compare (tools/gpu_ingest.py keeps
+    them as partial files, committed, for the next call to continue)."""
+    paths = sorted((ROOT / "results").glob("*/.gpu.partial.json"))
+    if not paths:
+        return []
+    lines = [
+        "",
+        "Not yet complete, so not shown by the chapters (`results/NAME/.gpu.partial.json`,"
+        " continued by the next GPU call):",
+        "",
+        "| experiment | runs | seeds | run time | device |",
+        "|---|---|---|---|---|",
+    ]
+    for path in paths:
+        runs = json.loads(path.read_text())["runs"]
+        minutes = sum(r.get("wall_seconds", 0) for r in runs) / 60
+        devices = ", ".join(sorted({r.get("device", "?") for r in runs}))
+        seeds = len({r.get("seed") for r in runs})
+        lines.append(
+            f"| {path.parent.name} | {len(runs)} | {seeds} | {minutes:.1f} min |"
+            f" {devices} |"
+        )
+    return lines
+
+
 def tables_section() -> list[str]:
     results = stored_results()
     return [
         "### Stored experiment results (`results/`)",
         "",
         *results_table(results),
+        *partial_table(),
         "",
         "### The final recipe",
         "",

@@ -1,15 +1,17 @@
 """Bring a GPU run's files into the repository, checked, in one command.
 
-    python tools/gpu_ingest.py FILES_AT            # FILES_AT: where the device call's files lie
-    python tools/gpu_ingest.py FILES_AT --dry-run  # say what it would do, write nothing
+    .venv/bin/python tools/gpu_ingest.py FILES_AT            # FILES_AT: where the device call's files lie
+    .venv/bin/python tools/gpu_ingest.py FILES_AT --dry-run  # say what it would do, write nothing
 
 FILES_AT holds ``results.tar.gz`` and, when chapters ran, ``notebooks.tar.gz``, as
 ``tools/gpu_job.py`` packs them.  Each file is taken only if a GPU made it:
 
-* ``results/NAME/gpu.json`` -> ``results/NAME/gpu.json`` (its provenance names a GPU),
-  unless ours has more runs; the chapters then plot it instead of the CPU run;
-* ``results/NAME/.gpu.partial.json`` -> the same place (ignored by git): name it in the
-  next call's carry and ``reproduce`` continues it;
+* ``results/NAME/gpu.json`` -> ``results/NAME/gpu.json`` (its provenance names a GPU)
+  when it has the 3 seeds the chapters compare, unless ours has more runs; the chapters
+  then plot it instead of the CPU run.  With fewer seeds, and for a killed run's
+  ``results/NAME/.gpu.partial.json``: -> ``results/NAME/.gpu.partial.json``, which the
+  chapters do not read; ``git add -f`` it, and it travels with the tree to the next
+  call, whose ``reproduce`` continues it;
 * ``gpu-run/bench_NAME.json`` -> ``results/bench/NAME.json`` (every row on a GPU, the
   gpu profile); BENCHMARKS.md's goals are computed from these;
 * ``results/execution.json``: each chapter's time at the gpu profile, merged into ours
@@ -47,6 +49,9 @@ BENCH = re.compile(r"^gpu-run/bench_([a-z0-9_]+)\.json$")
 NOTEBOOK = re.compile(r"^book/(\d\d_[a-z0-9_]+\.ipynb)$")
 EXECUTION = "results/execution.json"
 PROFILE_LINE = re.compile(r"profile: (smoke|cpu|gpu)\b")
+#: The chapters compare at least this many seeds: a GPU result with fewer is kept as a
+#: partial file (committed with ``git add -f``), which the next call continues.
+MIN_SEEDS = 3
 
 
 class IngestError(Exception):
@@ -158,26 +163,68 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     problem = result_problem(result, experiment, size, bool(partial))
     if problem:
         return job.say("refused", name, problem)
-    runs = result["runs"]
-    devices = sorted({r.get("device", "") for r in runs})
+    devices = sorted({r.get("device", "") for r in result["runs"]})
     if not partial:
         devices = sorted({*devices, result["provenance"]["device"]})
         job.commits.add(result["provenance"]["commit"])
     if not job.allow_cpu and (size != "gpu" or any(on_cpu(d) for d in devices)):
         why = f"made at size {size} on {', '.join(devices) or 'no run'}, not a GPU"
         return job.say("refused", name, why)
-    if partial:
-        return job.write(name, data, f"{len(runs)} finished runs; carry it to continue")
-    ours = job.root / name
-    if ours.exists():
-        have = read_json(name, ours.read_bytes()) or {}
-        old = len(have.get("runs", []))
-        date = result["provenance"]["date"]
-        newer = date > have.get("provenance", {}).get("date", "")
-        if old > len(runs) or (old == len(runs) and not newer):
-            why = f"ours has {old} runs, the device's {len(runs)}"
-            return job.say("kept", name, why)
-    job.write(name, data, f"{len(runs)} runs on {', '.join(devices)}")
+    seeds = len({r.get("seed") for r in result["runs"]})
+    final = f"results/{experiment}/{size}.json"
+    rel = final if seeds >= MIN_SEEDS and not partial else partial_of(final)
+    old = runs_kept(job.root / rel, result)
+    if old is not None:
+        return job.say(
+            "kept", rel, f"ours has {old} runs, the device's {len(result['runs'])}"
+        )
+    if rel == final:
+        job.write(rel, data, f"{len(result['runs'])} runs on {', '.join(devices)}")
+        return drop_partial(job, partial_of(final))
+    job.write(
+        rel,
+        data,
+        f"{len(result['runs'])} runs, {seeds} of the {MIN_SEEDS} seeds the chapters"
+        f" compare, so they keep their stored result; `git add -f {rel}` commits it,"
+        " and the next call's reproduce continues it",
+    )
+
+
+def partial_of(final: str) -> str:
+    """results/NAME/SIZE.json -> results/NAME/.SIZE.partial.json"""
+    folder, file = final.rsplit("/", 1)
+    return f"{folder}/.{file[: -len('.json')]}.partial.json"
+
+
+def runs_kept(path: Path, result: dict) -> int | None:
+    """The number of runs of the file at ``path`` if it is to be kept: more runs than
+    ``result``, or as many and not older; else None."""
+    if not path.exists():
+        return None
+    have = read_json(str(path), path.read_bytes()) or {}
+    old, new = len(have.get("runs", [])), len(result["runs"])
+    date = result.get("provenance", {}).get("date", "")
+    newer = date > have.get("provenance", {}).get("date", "")
+    return old if old > new or (old == new and not newer) else None
+
+
+def drop_partial(job: Ingest, rel: str) -> None:
+    """A complete result replaces the partial one a call continued."""
+    path = job.root / rel
+    if not path.exists():
+        return
+    if uncommitted(job.root, rel) and tracked(job.root, rel):
+        return job.say("refused", rel, "it has uncommitted changes; remove it by hand")
+    if not job.dry_run:
+        path.unlink()
+    job.say("removed", rel, "the complete result replaces it (git rm it if tracked)")
+
+
+def tracked(root: Path, rel: str) -> bool:
+    done = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", "--", rel], cwd=root, capture_output=True
+    )
+    return done.returncode == 0
 
 
 def take_bench(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
@@ -289,9 +336,10 @@ def report(job: Ingest) -> int:
         )
     if not job.dry_run and any(line.startswith("wrote") for line in job.done):
         print(
-            "next: python tools/benchmarks_tables.py --write; pytest tests/test_claims.py"
-            " tests/test_benchmarks.py (a failing claim names the sentence to rewrite);"
-            " then commit"
+            "next: .venv/bin/python tools/benchmarks_tables.py --write; .venv/bin/pytest"
+            " tests/test_prose_settings.py tests/test_claims.py tests/test_benchmarks.py"
+            " (a failing test names the paragraph to rewrite); re-execute the chapters"
+            " that plot a new result (tools/GPU.md, step 7); then commit"
         )
     return 1 if job.refused else 0
 
