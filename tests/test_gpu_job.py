@@ -391,3 +391,15 @@ def test_each_chapter_step_records_its_time_and_the_record_comes_back(
     j.out.mkdir()
     job.collect(j, "gpu", since=0)
     assert "results/execution.json" in members(j.out / "results.tar.gz")
+
+
+def test_final_never_runs_without_the_ablation_it_chooses_from(tmp_path):
+    # Without results/ablation/SIZE.json, reproduce would train the recipe "as designed"
+    # and store it as the chapter's final model.
+    job = load(JOB)
+    step = {s.name: s for s in job.default_steps("gpu", 3, "auto", tmp_path)}[
+        "reproduce-final"
+    ]
+    done = subprocess.run(step.argv, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "final waits for results/ablation/gpu.json" in done.stdout
