@@ -123,10 +123,13 @@ def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(tmp_pat
         "0",
         "--steps",
         "bench,reproduce-final,chapters",
+        "--best-seeds",
+        "3",
     )
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["skipped"] * 8
     assert "bench,reproduce-final,chapter-01" in summary["rerun"]
+    assert summary["rerun"].endswith("--best-seeds 3"), "the next call keeps the flags"
     assert "next call: python3 tools/gpu_job.py --steps bench," in result.stdout
 
 

@@ -617,7 +617,7 @@ def write_summary(job: Job, rerun: str | None) -> list[str]:
 
 def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
     """The call that runs what was not reached (and what ran out of time: reproduce
-    continues from its partial file when that is carried along)."""
+    continues from the partial result tools/gpu_ingest.py kept and git committed)."""
     todo = [
         s.name
         for s in job.steps
@@ -630,6 +630,10 @@ def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
     parts = ["python3", "tools/gpu_job.py", "--steps", ",".join(todo)]
     if args.profile != "gpu":
         parts += ["--profile", args.profile]
+    if args.seeds != 3:
+        parts += ["--seeds", str(args.seeds)]
+    if args.best_seeds != "auto":
+        parts += ["--best-seeds", args.best_seeds]
     return shlex.join(parts)
 
 
