@@ -40,7 +40,7 @@ def test_a_changed_figure_is_noticed():
     assert sections["tables"] not in text
 
 
-def test_every_committed_benchmark_file_is_a_complete_gpu_run():
+def test_every_committed_benchmark_file_is_a_gpu_run_with_provenance():
     module = tables()
     from resnet_course.bench_report import BenchRow
     from resnet_course.results import PROVENANCE_KEYS
@@ -170,3 +170,13 @@ def test_unfinished_gpu_runs_are_listed_but_apart(tmp_path, monkeypatch):
     partial = tmp_path / "results" / "lesion" / ".gpu.partial.json"
     partial.write_text(json.dumps({"runs": [run, dict(run, seed=1)]}))
     assert "| lesion | 2 | 2 | 3.0 min | NVIDIA H200 |" in module.partial_table()
+
+
+def test_the_memory_goal_names_the_run_of_its_peak(bench):
+    module, folder = bench
+    store(folder, "d2l_fast", [row("d2l"), row("fast", peak_memory_gb=2.0)])
+    status = module.memory_status(module.stored_bench())
+    assert status.startswith("met: at most 2.00 GB (fast, fast only)"), status
+    store(folder, "best", [row("best", device="NVIDIA H100", peak_memory_gb=9.0)])
+    status = module.memory_status(module.stored_bench())
+    assert status.startswith("**missed**: at most 9.00 GB (best)") and "H100" in status

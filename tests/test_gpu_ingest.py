@@ -30,9 +30,7 @@ def tool():
     return module
 
 
-def result(
-    name: str, size: str, seeds: int, device: str = H200, date: str = "2026-12-07"
-):
+def result(name, size, seeds, device=H200, date="2026-12-07", commit="0123abc"):
     runs = [
         dict(key=f"s{s}", seed=s, settings={}, metrics={}, curves={}, device=device)
         for s in range(seeds)
@@ -44,7 +42,7 @@ def result(
         "runs": runs,
         "provenance": dict(
             command="python -m resnet_course reproduce",
-            commit="0123abc",
+            commit=commit,
             date=f"{date}T10:00:00+00:00",
             device=device,
             torch="2.11.0",
@@ -53,10 +51,10 @@ def result(
     }
 
 
-def bench(profile: str, device: str) -> dict:
+def bench(profile: str, device: str, commit: str = "0123abc") -> dict:
     rows = [dict(recipe=r, device=device, final_acc=0.9) for r in ("d2l", "fast")]
     return {
-        "meta": {"profile": profile, "provenance": {"commit": "0123abc"}},
+        "meta": {"profile": profile, "provenance": {"commit": commit}},
         "rows": rows,
     }
 
@@ -79,13 +77,14 @@ def pack(path: Path, files: dict[str, object]) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
         cwd=repo,
         check=True,
         capture_output=True,
-    )
+        text=True,
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -105,28 +104,41 @@ def repo(tmp_path):
     return repo
 
 
-def device_files(tmp_path) -> Path:
-    """What one device call brings back: GPU files, CPU ones, a log, a stray path."""
+#: A chapter time recorded here long ago, which the device's copy carries along.
+OLD_CPU = {"commit": "e0a7274", "date": "2026-12-03T07:48:00+00:00", "device": "CPU"}
+
+
+def device_files(tmp_path, repo) -> Path:
+    """What one device call brings back, made from the repository's HEAD: GPU files,
+    CPU ones, a log, a stray path."""
+    head = git(repo, "rev-parse", "HEAD")
     files_at = tmp_path / "files_at"
     files_at.mkdir()
     chapter_time = {
         "seconds": 30.0,
-        "provenance": {"date": "2026-12-07T10:00:00+00:00", "device": H200},
+        "provenance": {
+            "date": "2026-12-07T10:00:00+00:00",
+            "device": H200,
+            "commit": head,
+        },
     }
     pack(
         files_at / "results.tar.gz",
         {
-            "results/lesion/gpu.json": result("lesion", "gpu", 3),
+            "results/lesion/gpu.json": result("lesion", "gpu", 3, commit=head),
             "results/final/.gpu.partial.json": {
                 "settings": normalised(experiments()["final"].sizes["gpu"]),
                 "runs": [dict(key="s0", device=H200)],
             },
             "results/final/smoke.json": result("final", "smoke", 1, "CPU (x86_64)"),
-            "gpu-run/bench_d2l_fast.json": bench("gpu", H200),
+            "gpu-run/bench_d2l_fast.json": bench("gpu", H200, head),
             "gpu-run/bench_best.json": bench("smoke", "CPU (x86_64)"),
             "gpu-run/logs/bench.log": b"bench log\n",
-            "results/execution.json": {
-                "chapters": {"gpu": {"01_x.ipynb": chapter_time}}
+            "results/execution.json": {  # ours, as the device's copy had it, + gpu
+                "chapters": {
+                    "gpu": {"01_x.ipynb": chapter_time},
+                    "cpu": {"01_x.ipynb": {"seconds": 152, "provenance": OLD_CPU}},
+                }
             },
             "../escaped.json": {"rows": []},
         },
@@ -148,7 +160,7 @@ def ingest(files_at, repo, tmp_path, *flags):
 
 
 def test_gpu_files_are_taken_and_cpu_files_refused(repo, tmp_path, capsys):
-    files_at = device_files(tmp_path)
+    files_at = device_files(tmp_path, repo)
     assert ingest(files_at, repo, tmp_path) == 1  # some refused
     out = capsys.readouterr().out
     taken = json.loads((repo / "results" / "lesion" / "gpu.json").read_text())
@@ -172,7 +184,7 @@ def test_uncommitted_work_is_never_overwritten(repo, tmp_path, capsys):
     chapter = repo / "book" / "01_degradation.ipynb"
     chapter.write_text(chapter.read_text() + " ")  # the user's unsaved edit
     mine = chapter.read_text()
-    assert ingest(device_files(tmp_path), repo, tmp_path) == 1
+    assert ingest(device_files(tmp_path, repo), repo, tmp_path) == 1
     assert chapter.read_text() == mine
     assert "01_degradation.ipynb: it has uncommitted changes" in capsys.readouterr().out
 
@@ -182,7 +194,7 @@ def test_a_stored_gpu_result_with_more_runs_is_kept(repo, tmp_path, capsys):
     stored.write_text(json.dumps(result("lesion", "gpu", 5)))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "five seeds")
-    ingest(device_files(tmp_path), repo, tmp_path)
+    ingest(device_files(tmp_path, repo), repo, tmp_path)
     assert len(json.loads(stored.read_text())["runs"]) == 5
     assert (
         "kept      results/lesion/gpu.json: ours has 5 runs" in capsys.readouterr().out
@@ -200,10 +212,18 @@ def test_a_result_made_with_other_settings_is_refused(repo, tmp_path, capsys):
     assert "other settings" in capsys.readouterr().out
 
 
+def snapshot(repo: Path) -> dict:
+    return {
+        p: p.read_bytes()
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
+
+
 def test_a_dry_run_writes_nothing(repo, tmp_path):
-    before = sorted(p for p in repo.rglob("*") if ".git" not in p.parts)
-    ingest(device_files(tmp_path), repo, tmp_path, "--dry-run")
-    assert sorted(p for p in repo.rglob("*") if ".git" not in p.parts) == before
+    before = snapshot(repo)
+    ingest(device_files(tmp_path, repo), repo, tmp_path, "--dry-run")
+    assert snapshot(repo) == before
 
 
 def test_a_folder_without_the_archive_is_one_clear_error(repo, tmp_path, capsys):
@@ -227,6 +247,8 @@ def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
     partial = repo / "results" / "lesion" / ".gpu.partial.json"
     assert partial.is_file() and not (repo / "results" / "lesion" / "gpu.json").exists()
     assert "git add -f results/lesion/.gpu.partial.json" in capsys.readouterr().out
+    git(repo, "add", "-f", "results/lesion/.gpu.partial.json")
+    git(repo, "commit", "-qm", "one seed at the gpu size")
     files_at = tmp_path / "three"
     files_at.mkdir()
     pack(
@@ -235,3 +257,26 @@ def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
     )
     assert ingest(files_at, repo, tmp_path) == 0
     assert (repo / "results" / "lesion" / "gpu.json").is_file() and not partial.exists()
+    assert "results/lesion/.gpu.partial.json" not in git(repo, "ls-files")
+
+
+def test_an_uncommitted_partial_result_is_not_overwritten(repo, tmp_path, capsys):
+    mine = repo / "results" / "final" / ".gpu.partial.json"
+    mine.parent.mkdir(parents=True)
+    mine.write_text('{"runs": []}')  # ignored by git, and never committed
+    ingest(device_files(tmp_path, repo), repo, tmp_path)
+    assert mine.read_text() == '{"runs": []}'
+    assert (
+        "final/.gpu.partial.json: it has uncommitted changes" in capsys.readouterr().out
+    )
+
+
+def test_a_chapter_changed_since_the_devices_copy_is_refused(repo, tmp_path, capsys):
+    files_at = device_files(tmp_path, repo)  # made from this HEAD
+    chapter = repo / "book" / "01_degradation.ipynb"
+    chapter.write_text(chapter.read_text() + " ")
+    git(repo, "commit", "-qam", "prose rewritten after the call")
+    mine = chapter.read_text()
+    ingest(files_at, repo, tmp_path)
+    assert chapter.read_text() == mine
+    assert "changed since the device's copy" in capsys.readouterr().out

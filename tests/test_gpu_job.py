@@ -404,5 +404,11 @@ def test_final_never_runs_without_the_ablation_it_chooses_from(tmp_path):
         "reproduce-final"
     ]
     done = subprocess.run(step.argv, cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 1
+    assert done.returncode == job.WAIT_RC
     assert "final waits for results/ablation/gpu.json" in done.stdout
+    # ... and the next call's line names it again, as a step not reached.
+    j = job.Job(tmp_path / "out", tmp_path / "work", 100, 0, {})
+    step.status = "waiting"
+    j.steps = [step]
+    rerun = job.rerun_command(j, job.parse_args(["--best-seeds", "auto"]))
+    assert rerun and "reproduce-final" in rerun

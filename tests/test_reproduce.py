@@ -170,3 +170,23 @@ def test_no_progress_silences_the_training_loops_bars_too(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "it/s" not in done.stderr and "%|" not in done.stderr, done.stderr[-500:]
+
+
+def test_a_stored_run_made_with_other_settings_is_run_again(tmp_path):
+    # The final model's recipe is chosen from the stored ablation: when a later call
+    # completes the ablation and the choice changes, the final runs kept from before
+    # must not be mixed into the new result.
+    first = reproduce(
+        "final", "--size", "smoke", "--seeds", "1", "--results", str(tmp_path)
+    )
+    assert first.returncode == 0, first.stderr
+    path = tmp_path / "final" / "smoke.json"
+    stored = json.loads(path.read_text())
+    stored["runs"][0]["settings"]["dropped"] = ["no random erasing"]  # another recipe
+    path.write_text(json.dumps(stored))
+    again = reproduce(
+        "final", "--size", "smoke", "--seeds", "1", "--results", str(tmp_path)
+    )
+    assert again.returncode == 0, again.stderr
+    assert "1 stored run(s) made with other settings, run again" in again.stdout
+    assert json.loads(path.read_text())["runs"][0]["settings"]["dropped"] == []

@@ -90,7 +90,8 @@ class Ingest:
 
 
 def uncommitted(root: Path, rel: str) -> bool:
-    """Whether git sees changes to ``rel`` (True where git cannot tell: keep it)."""
+    """Whether ``rel`` holds work git has not committed: changes, or a file git does
+    not track (an ignored partial result too).  True where git cannot tell."""
     try:
         out = subprocess.run(
             ["git", "status", "--porcelain", "--", rel],
@@ -101,7 +102,33 @@ def uncommitted(root: Path, rel: str) -> bool:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return True
-    return bool(out.strip())
+    return bool(out.strip()) or not tracked(root, rel)
+
+
+def tracked(root: Path, rel: str) -> bool:
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", rel],
+            cwd=root,
+            capture_output=True,
+        )
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def changed_since(root: Path, commit: str, rel: str) -> bool:
+    """Whether ``rel`` differs between ``commit`` and HEAD (True where git cannot
+    tell, e.g. a commit this checkout does not have)."""
+    try:
+        done = subprocess.run(
+            ["git", "diff", "--quiet", commit, "HEAD", "--", rel],
+            cwd=root,
+            capture_output=True,
+        )
+    except OSError:
+        return True
+    return done.returncode != 0
 
 
 def on_cpu(device: str) -> bool:
@@ -166,13 +193,18 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     devices = sorted({r.get("device", "") for r in result["runs"]})
     if not partial:
         devices = sorted({*devices, result["provenance"]["device"]})
-        job.commits.add(result["provenance"]["commit"])
     if not job.allow_cpu and (size != "gpu" or any(on_cpu(d) for d in devices)):
         why = f"made at size {size} on {', '.join(devices) or 'no run'}, not a GPU"
         return job.say("refused", name, why)
+    if not partial:
+        job.commits.add(result["provenance"]["commit"])
+    if not result["runs"]:
+        return job.say("refused", name, "no finished run in it")
     seeds = len({r.get("seed") for r in result["runs"]})
     final = f"results/{experiment}/{size}.json"
     rel = final if seeds >= MIN_SEEDS and not partial else partial_of(final)
+    if rel != final and complete(job.root / final):
+        return job.say("kept", final, "complete already; the device's runs add nothing")
     old = runs_kept(job.root / rel, result)
     if old is not None:
         return job.say(
@@ -208,23 +240,24 @@ def runs_kept(path: Path, result: dict) -> int | None:
     return old if old > new or (old == new and not newer) else None
 
 
-def drop_partial(job: Ingest, rel: str) -> None:
-    """A complete result replaces the partial one a call continued."""
-    path = job.root / rel
+def complete(path: Path) -> bool:
+    """Whether the stored result at ``path`` has the seeds the chapters compare."""
     if not path.exists():
+        return False
+    runs = (read_json(str(path), path.read_bytes()) or {}).get("runs", [])
+    return len({r.get("seed") for r in runs}) >= MIN_SEEDS
+
+
+def drop_partial(job: Ingest, rel: str) -> None:
+    """A complete result replaces the partial one a call continued: ``git rm`` it
+    when committed; anything else is left for the user."""
+    if not (job.root / rel).exists():
         return
-    if uncommitted(job.root, rel) and tracked(job.root, rel):
-        return job.say("refused", rel, "it has uncommitted changes; remove it by hand")
+    if uncommitted(job.root, rel):
+        return job.say("kept", rel, "not committed, so not removed: delete it by hand")
     if not job.dry_run:
-        path.unlink()
-    job.say("removed", rel, "the complete result replaces it (git rm it if tracked)")
-
-
-def tracked(root: Path, rel: str) -> bool:
-    done = subprocess.run(
-        ["git", "ls-files", "--error-unmatch", "--", rel], cwd=root, capture_output=True
-    )
-    return done.returncode == 0
+        subprocess.run(["git", "rm", "-q", "--", rel], cwd=job.root, check=True)
+    job.say("removed", rel, "git rm: the complete result replaces it")
 
 
 def take_bench(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
@@ -232,12 +265,12 @@ def take_bench(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     if stored is None or "rows" not in stored or not stored["rows"]:
         return job.say("refused", name, "no benchmark rows in it")
     meta, rows = stored.get("meta", {}), stored["rows"]
-    if "commit" in meta.get("provenance", {}):
-        job.commits.add(meta["provenance"]["commit"])
     cpu = [r["device"] for r in rows if on_cpu(r["device"])]
     if not job.allow_cpu and (meta.get("profile") != "gpu" or cpu):
         why = f"profile {meta.get('profile')}, devices {sorted({r['device'] for r in rows})}"
         return job.say("refused", name, f"not a GPU run ({why})")
+    if "commit" in meta.get("provenance", {}):
+        job.commits.add(meta["provenance"]["commit"])
     rel = f"results/bench/{match.group(1)}.json"
     ours = job.root / rel
     if ours.exists():
@@ -269,6 +302,8 @@ def take_execution(job: Ingest, data: bytes) -> None:
                 continue
             ours["chapters"].setdefault(profile, {})[notebook] = entry
             ours["provenance"] = made
+            if "commit" in made:
+                job.commits.add(made["commit"])
             added.append(f"{notebook} ({profile}, {entry['seconds']:.0f} s)")
     if not added:
         return job.say("unchanged", EXECUTION, "no newer chapter time from a GPU")
@@ -288,6 +323,14 @@ def take_notebook(job: Ingest, name: str, data: bytes) -> None:
     profile = found.group(1) if found else "unknown"
     if not job.allow_cpu and profile != "gpu":
         return job.say("refused", name, f"executed at the {profile} profile, not gpu")
+    ran = {c.removesuffix("-dirty") for c in job.commits if not c.startswith("unknown")}
+    if len(ran) != 1 or changed_since(job.root, ran.pop(), name):
+        return job.say(
+            "refused",
+            name,
+            "the chapter changed since the device's copy (or its commit is unknown);"
+            " re-execute it here instead",
+        )
     job.write(name, data, f"executed at the {profile} profile")
 
 
@@ -339,7 +382,7 @@ def report(job: Ingest) -> int:
             "next: .venv/bin/python tools/benchmarks_tables.py --write; .venv/bin/pytest"
             " tests/test_prose_settings.py tests/test_claims.py tests/test_benchmarks.py"
             " (a failing test names the paragraph to rewrite); re-execute the chapters"
-            " that plot a new result (tools/GPU.md, step 7); then commit"
+            " that plot a new result (tools/GPU.md, step 5); then commit"
         )
     return 1 if job.refused else 0
 
@@ -351,9 +394,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-cpu", action="store_true", help="take CPU-made files too")
     p.add_argument("--root", type=Path, default=ROOT, help="the repository to fill")
     p.add_argument(
-        "--staging", type=Path, default=Path("/tmp/gpu-back"), help="unpack here"
+        "--staging",
+        type=Path,
+        help="unpack here (default /tmp/gpu-back/<FILES_AT's name>)",
     )
     args = p.parse_args(argv)
+    args.staging = args.staging or Path("/tmp/gpu-back") / args.files_at.resolve().name
     job = Ingest(args.root, args.staging, args.dry_run, args.allow_cpu)
     try:
         args.staging.mkdir(parents=True, exist_ok=True)

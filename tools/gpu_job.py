@@ -59,6 +59,9 @@ CARRY = Path(os.environ.get("GPU_JOB_CARRY") or ROOT / ".carry")
 EXPERIMENTS = ("cnn_degradation", "lesion", "ablation", "final")
 #: In the parallel step these run one after the other, beside the others.
 CHAINED = ("ablation", "final")
+#: The exit code of a step that cannot start yet (final without a stored ablation): the
+#: next call's line names it again.
+WAIT_RC = 75
 #: Seconds for one seed at GPU size: 1.5 x the estimate in ``reproduce --help`` (the gpu
 #: column, 3 seeds, not yet measured), so a slower machine still finishes.
 EXPERIMENT_LIMITS = {
@@ -215,7 +218,7 @@ def default_steps(
                 "bash",
                 "-c",
                 f'test -f {need} || {{ echo "{name} waits for {need}: its recipe is'
-                f' chosen from it"; exit 1; }}; exec {shlex.join(argv)}',
+                f' chosen from it"; exit {WAIT_RC}; }}; exec {shlex.join(argv)}',
             ]
         steps.append(
             Step(
@@ -522,7 +525,11 @@ def run_step(job: Job, step: Step) -> None:
     if timed_out:
         step.status = "timeout"
     else:
-        step.status = "ok" if step.rc == 0 else f"failed (rc {step.rc})"
+        step.status = (
+            "ok"
+            if step.rc == 0
+            else "waiting" if step.rc == WAIT_RC else f"failed (rc {step.rc})"
+        )
     job.say(f"=== {step.name}: {step.status} after {step.seconds:.1f} s")
 
 
@@ -621,7 +628,7 @@ def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
     todo = [
         s.name
         for s in job.steps
-        if s.status in ("skipped", "not run", "timeout")
+        if s.status in ("skipped", "not run", "timeout", "waiting")
         and s.name not in ("wheels", "machine", "preflight")
         and not s.name.startswith("+")
     ]

@@ -91,6 +91,18 @@ def finished_runs(
     return done
 
 
+def without_stale_runs(name: str, specs: list[dict], done: dict[str, dict]):
+    """The finished runs whose settings are still the planned ones.  A run's own
+    settings can change while the experiment's do not: the final model's recipe is
+    chosen from the stored ablation, which a later call may have completed; such runs
+    are run again, so that one result never mixes two recipes."""
+    planned = {s["key"]: normalised(s["settings"]) for s in specs}
+    stale = [k for k, r in done.items() if k in planned and r["settings"] != planned[k]]
+    if stale:
+        print(f"{name}: {len(stale)} stored run(s) made with other settings, run again")
+    return {k: r for k, r in done.items() if k not in stale}
+
+
 def run_all(
     exp: Experiment,
     specs: list[dict],
@@ -136,12 +148,16 @@ def assemble(exp, size, settings, specs, done, command, device) -> dict[str, Any
     runs = [done[s["key"]] for s in specs]
     runs += [r for k, r in done.items() if k not in {s["key"] for s in specs}]
     wall = sum(r["wall_seconds"] for r in runs)
+    # A result continued across machines names every device its runs ran on.
+    devices = sorted({r["device"] for r in runs if r.get("device")})
     return {
         "experiment": exp.name,
         "size": size,
         "settings": normalised(settings),
         "runs": runs,
-        "provenance": provenance(command, device_label(device), wall),
+        "provenance": provenance(
+            command, " + ".join(devices) or device_label(device), wall
+        ),
     }
 
 
@@ -158,7 +174,7 @@ def reproduce(
     exp = experiments()[name]
     settings = exp.sizes[size]
     specs = exp.plan(settings, seeds)
-    done = finished_runs(exp, size, settings, folder)
+    done = without_stale_runs(name, specs, finished_runs(exp, size, settings, folder))
     final, partial = result_path(name, size, folder), partial_path(name, size, folder)
     if final.is_file() and all(s["key"] in done for s in specs):
         print(f"{name} ({size}): already stored in {final}")
