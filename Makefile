@@ -84,9 +84,10 @@ data: venv
 execute: venv data
 	$(PY) tools/execute_notebooks.py $(if $(PROFILE),--profile $(PROFILE)) $(NOTEBOOKS)
 
-# The GPU job (issue 13): tools/GPU.md.  Wheels and data the GPU machine lacks, in .carry/
-# (ignored by git), checked against a device call's 64 MiB; then the device command is
-#     python3 tools/gpu_job.py        with carry [".carry"]
+# The GPU job (issue 13): tools/GPU.md, a numbered runbook.  Wheels and data the GPU
+# machine lacks, and the commit, in .carry/ (ignored by git), checked against a device
+# call's 64 MiB; then the prepared device call (kind nvidia-h200, carry [".carry"]):
+#     python3 tools/gpu_job.py --steps bench,best,reproduce-parallel --best-seeds 3 --budget 565
 gpu-carry: venv data
 	bash tools/make_gpu_carry.sh
 

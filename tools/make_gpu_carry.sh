@@ -58,4 +58,5 @@ echo "$commit" > .carry/commit
 echo "gpu-carry: commit $commit (.carry/commit)"
 # Refuses (exit 1) when the carry and the working tree together exceed a call's 64 MiB.
 $PY tools/gpu_preflight.py --carry .carry
-echo 'gpu-carry: ready. Device call:  python3 tools/gpu_job.py   with carry [".carry"]'
+echo 'gpu-carry: ready. The prepared call (tools/GPU.md, step 3), kind nvidia-h200, carry [".carry"]:'
+echo '    python3 tools/gpu_job.py --steps bench,best,reproduce-parallel --best-seeds 3 --budget 565'
