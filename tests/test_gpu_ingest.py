@@ -77,6 +77,13 @@ def pack(path: Path, files: dict[str, object]) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
+def call(folder: Path, results: dict[str, object]) -> Path:
+    """A device call's files_at holding only results.tar.gz."""
+    folder.mkdir()
+    pack(folder / "results.tar.gz", results)
+    return folder
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
@@ -202,11 +209,9 @@ def test_a_stored_gpu_result_with_more_runs_is_kept(repo, tmp_path, capsys):
 
 
 def test_a_result_made_with_other_settings_is_refused(repo, tmp_path, capsys):
-    files_at = tmp_path / "files_at"
-    files_at.mkdir()
     other = result("lesion", "gpu", 3)
     other["settings"]["epochs"] = 1
-    pack(files_at / "results.tar.gz", {"results/lesion/gpu.json": other})
+    files_at = call(tmp_path / "files_at", {"results/lesion/gpu.json": other})
     assert ingest(files_at, repo, tmp_path) == 1
     assert not (repo / "results" / "lesion" / "gpu.json").exists()
     assert "other settings" in capsys.readouterr().out
@@ -237,11 +242,8 @@ def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
 ):
     # One seed at the gpu size must not replace the 3-seed result the chapters plot;
     # it is kept where reproduce continues it, and the complete result replaces it.
-    files_at = tmp_path / "one"
-    files_at.mkdir()
-    pack(
-        files_at / "results.tar.gz",
-        {"results/lesion/gpu.json": result("lesion", "gpu", 1)},
+    files_at = call(
+        tmp_path / "one", {"results/lesion/gpu.json": result("lesion", "gpu", 1)}
     )
     assert ingest(files_at, repo, tmp_path) == 0
     partial = repo / "results" / "lesion" / ".gpu.partial.json"
@@ -249,11 +251,8 @@ def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
     assert "git add -f results/lesion/.gpu.partial.json" in capsys.readouterr().out
     git(repo, "add", "-f", "results/lesion/.gpu.partial.json")
     git(repo, "commit", "-qm", "one seed at the gpu size")
-    files_at = tmp_path / "three"
-    files_at.mkdir()
-    pack(
-        files_at / "results.tar.gz",
-        {"results/lesion/gpu.json": result("lesion", "gpu", 3)},
+    files_at = call(
+        tmp_path / "three", {"results/lesion/gpu.json": result("lesion", "gpu", 3)}
     )
     assert ingest(files_at, repo, tmp_path) == 0
     assert (repo / "results" / "lesion" / "gpu.json").is_file() and not partial.exists()

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "code"))
 from resnet_course.bench_report import BenchRow, markdown_table  # noqa: E402
 from resnet_course.bench_report import summary as bench_summary  # noqa: E402
 from resnet_course.experiments.common import mean_std, metric, pm  # noqa: E402
+from resnet_course.profiles import names_a_cpu  # noqa: E402
 from resnet_course.recipes import TARGET  # noqa: E402
 from resnet_course.results import SIZE_ORDER  # noqa: E402
 
@@ -146,7 +147,7 @@ def gpu_run(stored: dict | None) -> dict | None:
     else None: a CPU run never fills a GPU goal."""
     if not stored or stored["meta"].get("profile") != "gpu" or not stored["rows"]:
         return None
-    if any(r["device"].startswith("CPU") for r in stored["rows"]):
+    if any(names_a_cpu(r["device"]) for r in stored["rows"]):
         return None
     return stored
 

@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from resnet_course.experiments import experiments  # noqa: E402
+from resnet_course.profiles import names_a_cpu  # noqa: E402
 from resnet_course.reproduce import normalised  # noqa: E402
-from resnet_course.results import check_schema  # noqa: E402
+from resnet_course.results import check_schema, json_text  # noqa: E402
 
 RESULT = re.compile(
     r"^results/([a-z0-9_]+)/(\.)?(smoke|cpu|long|gpu)(\.partial)?\.json$"
@@ -131,10 +132,6 @@ def changed_since(root: Path, commit: str, rel: str) -> bool:
     return done.returncode != 0
 
 
-def on_cpu(device: str) -> bool:
-    return device.startswith("CPU") or device in {"cpu", "none", ""}
-
-
 def members(archive: Path, staging: Path) -> dict[str, bytes]:
     """The regular files of ``archive`` by name, each also unpacked under ``staging``
     (names that would leave it are refused)."""
@@ -154,11 +151,16 @@ def members(archive: Path, staging: Path) -> dict[str, bytes]:
     return files
 
 
-def read_json(name: str, data: bytes) -> dict | None:
+def read_json(data: bytes) -> dict | None:
     try:
         return json.loads(data)
     except ValueError:
         return None
+
+
+def read_file(path: Path) -> dict:
+    """A file of ours as JSON ({} when it is missing or not JSON)."""
+    return (read_json(path.read_bytes()) if path.exists() else None) or {}
 
 
 def result_problem(result: dict | None, experiment: str, size: str, partial: bool):
@@ -186,14 +188,14 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     experiment, hidden, size, partial = match.groups()
     if bool(hidden) != bool(partial):
         return
-    result = read_json(name, data)
+    result = read_json(data)
     problem = result_problem(result, experiment, size, bool(partial))
     if problem:
         return job.say("refused", name, problem)
     devices = sorted({r.get("device", "") for r in result["runs"]})
     if not partial:
         devices = sorted({*devices, result["provenance"]["device"]})
-    if not job.allow_cpu and (size != "gpu" or any(on_cpu(d) for d in devices)):
+    if not job.allow_cpu and (size != "gpu" or any(names_a_cpu(d) for d in devices)):
         why = f"made at size {size} on {', '.join(devices) or 'no run'}, not a GPU"
         return job.say("refused", name, why)
     if not partial:
@@ -231,9 +233,9 @@ def partial_of(final: str) -> str:
 def runs_kept(path: Path, result: dict) -> int | None:
     """The number of runs of the file at ``path`` if it is to be kept: more runs than
     ``result``, or as many and not older; else None."""
-    if not path.exists():
+    have = read_file(path)
+    if not have:
         return None
-    have = read_json(str(path), path.read_bytes()) or {}
     old, new = len(have.get("runs", [])), len(result["runs"])
     date = result.get("provenance", {}).get("date", "")
     newer = date > have.get("provenance", {}).get("date", "")
@@ -242,9 +244,7 @@ def runs_kept(path: Path, result: dict) -> int | None:
 
 def complete(path: Path) -> bool:
     """Whether the stored result at ``path`` has the seeds the chapters compare."""
-    if not path.exists():
-        return False
-    runs = (read_json(str(path), path.read_bytes()) or {}).get("runs", [])
+    runs = read_file(path).get("runs", [])
     return len({r.get("seed") for r in runs}) >= MIN_SEEDS
 
 
@@ -261,40 +261,34 @@ def drop_partial(job: Ingest, rel: str) -> None:
 
 
 def take_bench(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
-    stored = read_json(name, data)
+    stored = read_json(data)
     if stored is None or "rows" not in stored or not stored["rows"]:
         return job.say("refused", name, "no benchmark rows in it")
     meta, rows = stored.get("meta", {}), stored["rows"]
-    cpu = [r["device"] for r in rows if on_cpu(r["device"])]
+    cpu = [r["device"] for r in rows if names_a_cpu(r["device"])]
     if not job.allow_cpu and (meta.get("profile") != "gpu" or cpu):
         why = f"profile {meta.get('profile')}, devices {sorted({r['device'] for r in rows})}"
         return job.say("refused", name, f"not a GPU run ({why})")
     if "commit" in meta.get("provenance", {}):
         job.commits.add(meta["provenance"]["commit"])
     rel = f"results/bench/{match.group(1)}.json"
-    ours = job.root / rel
-    if ours.exists():
-        old = len((read_json(rel, ours.read_bytes()) or {}).get("rows", []))
-        if old > len(rows):
-            return job.say(
-                "kept", rel, f"ours has {old} rows, the device's {len(rows)}"
-            )
+    old = len(read_file(job.root / rel).get("rows", []))
+    if old > len(rows):
+        return job.say("kept", rel, f"ours has {old} rows, the device's {len(rows)}")
     job.write(rel, data, f"{len(rows)} rows on {rows[0]['device']}")
 
 
 def take_execution(job: Ingest, data: bytes) -> None:
     """Merge the device's newer chapter times (gpu profile) into ours."""
-    theirs = read_json(EXECUTION, data) or {}
-    path = job.root / EXECUTION
-    ours = read_json(EXECUTION, path.read_bytes()) if path.exists() else {}
-    ours = ours or {}
+    theirs = read_json(data) or {}
+    ours = read_file(job.root / EXECUTION)
     ours.setdefault("chapters", {})
     added = []
     for profile, chapters in theirs.get("chapters", {}).items():
         for notebook, entry in chapters.items():
             made = entry.get("provenance", {})
             if not job.allow_cpu and (
-                profile != "gpu" or on_cpu(made.get("device", ""))
+                profile != "gpu" or names_a_cpu(made.get("device", ""))
             ):
                 continue
             mine = ours["chapters"].get(profile, {}).get(notebook)
@@ -307,8 +301,7 @@ def take_execution(job: Ingest, data: bytes) -> None:
             added.append(f"{notebook} ({profile}, {entry['seconds']:.0f} s)")
     if not added:
         return job.say("unchanged", EXECUTION, "no newer chapter time from a GPU")
-    text = json.dumps(ours, indent=1) + "\n"  # as results.write_json_atomically
-    job.write(EXECUTION, text.encode(), "added " + ", ".join(added))
+    job.write(EXECUTION, json_text(ours).encode(), "added " + ", ".join(added))
 
 
 def take_notebook(job: Ingest, name: str, data: bytes) -> None:

@@ -199,20 +199,15 @@ def default_steps(
             env=QUIET,
         )
     ]
+
+    def reproduce(name: str) -> list[str]:
+        args = ["reproduce", name, "--size", size, "--seeds", str(seeds)]
+        return python_cmd("-m", "resnet_course", *args, "--no-progress")
+
     for name in EXPERIMENTS:
-        argv = python_cmd(
-            "-m",
-            "resnet_course",
-            "reproduce",
-            name,
-            "--size",
-            size,
-            "--seeds",
-            str(seeds),
-        ) + ["--no-progress"]
-        if (
-            name == CHAINED[-1]
-        ):  # final: only on a complete ablation, never "as designed"
+        argv = reproduce(name)
+        # final: only on a complete ablation, never the recipe "as designed"
+        if name == CHAINED[-1]:
             need = f"results/{CHAINED[0]}/{size}.json"
             argv = [
                 "bash",
@@ -232,20 +227,7 @@ def default_steps(
         )
     # Not in the default plan: the four at once, for a GPU that one small network leaves
     # mostly idle (their wall times then are not those of a run alone).
-    each = " ".join(
-        shlex.quote(a)
-        for a in python_cmd(
-            "-m",
-            "resnet_course",
-            "reproduce",
-            "NAME",
-            "--size",
-            size,
-            "--seeds",
-            str(seeds),
-            "--no-progress",
-        )
-    ).replace("NAME", "$n")
+    each = shlex.join(reproduce("NAME")).replace("NAME", "$n")
     log = '> "$GPU_RUN/logs/parallel-$n.log" 2>&1'
     alone = " ".join(n for n in EXPERIMENTS if n not in CHAINED)
     steps.append(

@@ -20,6 +20,7 @@ them.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import platform
 from typing import TypeVar
@@ -105,6 +106,13 @@ def device_name(device: torch.device | str | None = None) -> str:
     return f"CPU ({cpu_model()}, {cores} cores, {threads} threads)"
 
 
+def names_a_cpu(name: str) -> bool:
+    """Whether a device name as :func:`device_name` writes it (or a stored result
+    records it) is a CPU's, or no device at all: such a figure is never a GPU one."""
+    return name.startswith("CPU") or name in {"cpu", "none", ""}
+
+
+@functools.lru_cache(maxsize=None)
 def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     """The processor's model and architecture ("AMD EPYC, x86_64"): timings taken on
     two machines of the same core count differ with it.  Just the architecture where

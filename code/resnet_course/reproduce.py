@@ -71,9 +71,13 @@ def check_writable(folder: Path) -> None:
 
 
 def finished_runs(
-    exp: Experiment, size: str, settings: dict, folder: Path | None
+    exp: Experiment, size: str, settings: dict, specs: list[dict], folder: Path | None
 ) -> dict[str, dict]:
-    """Runs already done: from the partial file of a killed run, or a stored result."""
+    """Runs already done: from the partial file of a killed run, or a stored result.
+
+    A run whose own settings are no longer the planned ones is left out, to be run
+    again: the final model's recipe is chosen from the stored ablation, which a later
+    call may have completed, and one result must never mix two recipes."""
     done: dict[str, dict] = {}
     for path in (
         result_path(exp.name, size, folder),
@@ -88,18 +92,12 @@ def finished_runs(
                 "has now; move it away (or delete it) to start afresh"
             )
         done.update({r["key"]: r for r in stored["runs"]})
-    return done
-
-
-def without_stale_runs(name: str, specs: list[dict], done: dict[str, dict]):
-    """The finished runs whose settings are still the planned ones.  A run's own
-    settings can change while the experiment's do not: the final model's recipe is
-    chosen from the stored ablation, which a later call may have completed; such runs
-    are run again, so that one result never mixes two recipes."""
     planned = {s["key"]: normalised(s["settings"]) for s in specs}
     stale = [k for k, r in done.items() if k in planned and r["settings"] != planned[k]]
     if stale:
-        print(f"{name}: {len(stale)} stored run(s) made with other settings, run again")
+        print(
+            f"{exp.name}: {len(stale)} stored run(s) made with other settings, run again"
+        )
     return {k: r for k, r in done.items() if k not in stale}
 
 
@@ -174,7 +172,7 @@ def reproduce(
     exp = experiments()[name]
     settings = exp.sizes[size]
     specs = exp.plan(settings, seeds)
-    done = without_stale_runs(name, specs, finished_runs(exp, size, settings, folder))
+    done = finished_runs(exp, size, settings, specs, folder)
     final, partial = result_path(name, size, folder), partial_path(name, size, folder)
     if final.is_file() and all(s["key"] in done for s in specs):
         print(f"{name} ({size}): already stored in {final}")

@@ -47,14 +47,18 @@ def partial_path(name: str, size: str, folder: Path | None = None) -> Path:
     return (folder or results_dir()) / name / f".{size}.partial.json"
 
 
+def json_text(data: dict[str, Any]) -> str:
+    """How every file under ``results/`` is written."""
+    return json.dumps(data, indent=1, allow_nan=True) + "\n"
+
+
 def write_json_atomically(data: dict[str, Any], path: Path) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it over."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, allow_nan=True)
-            f.write("\n")
+            f.write(json_text(data))
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone
         os.replace(tmp, path)
     except BaseException:

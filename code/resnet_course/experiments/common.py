@@ -46,16 +46,12 @@ CNN_BUDGET = {
 }
 
 
-def cnn_sizes(
-    common: dict, own: dict[str, dict], after: dict[str, dict] | None = None
-) -> dict[str, dict]:
-    """Every size's settings of a CIFAR-family CNN experiment: ``common``, then the
-    experiment's ``own`` settings of that size (its depths), the shared
-    :data:`CNN_BUDGET`, and last any settings ``after`` it (its lesion trials)."""
-    after = after or {}
+def cnn_sizes(common: dict, own: dict[str, dict]) -> dict[str, dict]:
+    """Every size's settings of a CIFAR-family CNN experiment: ``common``, the
+    experiment's ``own`` settings of that size (its networks, its lesion trials), and
+    the shared :data:`CNN_BUDGET`."""
     return {
-        size: dict(common, **own[size], **budget, **after.get(size, {}))
-        for size, budget in CNN_BUDGET.items()
+        size: dict(common, **own[size], **budget) for size, budget in CNN_BUDGET.items()
     }
 
 

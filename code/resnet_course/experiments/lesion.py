@@ -100,16 +100,30 @@ LESION = Experiment(
     sizes=cnn_sizes(
         CNN_TRAINING,
         own={
-            "smoke": dict(nets=(("residual", 14), ("plain", 14))),
-            "cpu": dict(nets=(("residual", 20), ("plain", 20))),
-            "long": dict(nets=(("residual", 20), ("plain", 20), ("residual", 56))),
-            "gpu": dict(nets=(("residual", 20), ("plain", 20), ("residual", 56))),
-        },
-        after={
-            "smoke": dict(trials=1, path_samples=1, path_images=8),
-            "cpu": dict(trials=4, path_samples=5, path_images=32),
-            "long": dict(trials=6, path_samples=20, path_images=64),
-            "gpu": dict(trials=10, path_samples=50, path_images=128),
+            "smoke": dict(
+                nets=(("residual", 14), ("plain", 14)),
+                trials=1,
+                path_samples=1,
+                path_images=8,
+            ),
+            "cpu": dict(
+                nets=(("residual", 20), ("plain", 20)),
+                trials=4,
+                path_samples=5,
+                path_images=32,
+            ),
+            "long": dict(
+                nets=(("residual", 20), ("plain", 20), ("residual", 56)),
+                trials=6,
+                path_samples=20,
+                path_images=64,
+            ),
+            "gpu": dict(
+                nets=(("residual", 20), ("plain", 20), ("residual", 56)),
+                trials=10,
+                path_samples=50,
+                path_images=128,
+            ),
         },
     ),
     plan=plan,
