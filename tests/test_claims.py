@@ -319,6 +319,10 @@ def test_ch7_two_processes_are_faster_but_less_than_twice_and_syncbn_costs():
     g = glued("07_data_parallel.ipynb")
     assert 1 < number(g["ddp_speedup"]) < 2  # "less than twice"
     assert number(g["ddp_sync_cost"]) > 0  # "SyncBN costs another ..."
+    # "On this CPU, SyncBN costs more than the second process gains"
+    assert number(g["ddp_sync_vs_one"]) < 1
+    # "There SyncBN costs ... of the throughput, a smaller share than in fp32"
+    assert number(g["ddp_fp64_sync_cost"]) < number(g["ddp_sync_cost"])
     # "about 8 GPUs on NVLink, and already at 2 GPUs over PCIe"
     assert abs(number(g["paper_ratio_8"]) / number(g["balance_nvlink"]) - 1) < 0.15
     assert abs(number(g["paper_ratio_2"]) / number(g["balance_pcie"]) - 1) < 0.15
