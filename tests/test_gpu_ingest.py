@@ -260,6 +260,7 @@ def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
 
 
 def test_an_uncommitted_partial_result_is_not_overwritten(repo, tmp_path, capsys):
+    (repo / ".gitignore").write_text("results/*/.*.partial.json\n")  # as ours
     mine = repo / "results" / "final" / ".gpu.partial.json"
     mine.parent.mkdir(parents=True)
     mine.write_text('{"runs": []}')  # ignored by git, and never committed

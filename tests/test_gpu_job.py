@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from resnet_course import results
+
 ROOT = Path(__file__).resolve().parents[1]
 JOB = ROOT / "tools" / "gpu_job.py"
 PREFLIGHT = ROOT / "tools" / "gpu_preflight.py"
@@ -369,6 +371,7 @@ def test_results_made_on_the_device_name_the_carried_commit(tmp_path, monkeypatc
     (tmp_path / "commit").unlink()
     monkeypatch.delenv("RESNET_COURSE_COMMIT", raising=False)
     assert "RESNET_COURSE_COMMIT" not in job.child_env(None, None, tmp_path, tmp_path)
+    assert job.COMMIT_ENV_VAR == results.COMMIT_ENV_VAR  # what git_commit reads
 
 
 def test_each_chapter_step_records_its_time_and_the_record_comes_back(

@@ -41,7 +41,12 @@ sys.path.insert(0, str(ROOT / "code"))
 from resnet_course.experiments import experiments  # noqa: E402
 from resnet_course.profiles import names_a_cpu  # noqa: E402
 from resnet_course.reproduce import normalised  # noqa: E402
-from resnet_course.results import check_schema, json_text  # noqa: E402
+from resnet_course.results import (  # noqa: E402
+    check_schema,
+    json_text,
+    partial_path,
+    result_path,
+)
 
 RESULT = re.compile(
     r"^results/([a-z0-9_]+)/(\.)?(smoke|cpu|long|gpu)(\.partial)?\.json$"
@@ -49,6 +54,8 @@ RESULT = re.compile(
 BENCH = re.compile(r"^gpu-run/bench_([a-z0-9_]+)\.json$")
 NOTEBOOK = re.compile(r"^book/(\d\d_[a-z0-9_]+\.ipynb)$")
 EXECUTION = "results/execution.json"
+#: Stored results, relative to the repository (the layout of results.result_path).
+RESULTS = Path("results")
 PROFILE_LINE = re.compile(r"profile: (smoke|cpu|gpu)\b")
 #: The chapters compare at least this many seeds: a GPU result with fewer is kept as a
 #: partial file (committed with ``git add -f``), which the next call continues.
@@ -92,10 +99,11 @@ class Ingest:
 
 def uncommitted(root: Path, rel: str) -> bool:
     """Whether ``rel`` holds work git has not committed: changes, or a file git does
-    not track (an ignored partial result too).  True where git cannot tell."""
+    not track (an ignored partial result too, hence ``--ignored``).  True where git
+    cannot tell."""
     try:
         out = subprocess.run(
-            ["git", "status", "--porcelain", "--", rel],
+            ["git", "status", "--porcelain", "--ignored", "--", rel],
             cwd=root,
             capture_output=True,
             text=True,
@@ -103,19 +111,7 @@ def uncommitted(root: Path, rel: str) -> bool:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return True
-    return bool(out.strip()) or not tracked(root, rel)
-
-
-def tracked(root: Path, rel: str) -> bool:
-    try:
-        done = subprocess.run(
-            ["git", "ls-files", "--error-unmatch", "--", rel],
-            cwd=root,
-            capture_output=True,
-        )
-    except OSError:
-        return False
-    return done.returncode == 0
+    return bool(out.strip())
 
 
 def changed_since(root: Path, commit: str, rel: str) -> bool:
@@ -202,9 +198,10 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
         job.commits.add(result["provenance"]["commit"])
     if not result["runs"]:
         return job.say("refused", name, "no finished run in it")
-    seeds = len({r.get("seed") for r in result["runs"]})
-    final = f"results/{experiment}/{size}.json"
-    rel = final if seeds >= MIN_SEEDS and not partial else partial_of(final)
+    seeds = seed_count(result["runs"])
+    final = result_path(experiment, size, RESULTS).as_posix()
+    partial_rel = partial_path(experiment, size, RESULTS).as_posix()
+    rel = final if seeds >= MIN_SEEDS and not partial else partial_rel
     if rel != final and complete(job.root / final):
         return job.say("kept", final, "complete already; the device's runs add nothing")
     old = runs_kept(job.root / rel, result)
@@ -214,7 +211,7 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
         )
     if rel == final:
         job.write(rel, data, f"{len(result['runs'])} runs on {', '.join(devices)}")
-        return drop_partial(job, partial_of(final))
+        return drop_partial(job, partial_rel)
     job.write(
         rel,
         data,
@@ -222,12 +219,6 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
         f" compare, so they keep their stored result; `git add -f {rel}` commits it,"
         " and the next call's reproduce continues it",
     )
-
-
-def partial_of(final: str) -> str:
-    """results/NAME/SIZE.json -> results/NAME/.SIZE.partial.json"""
-    folder, file = final.rsplit("/", 1)
-    return f"{folder}/.{file[: -len('.json')]}.partial.json"
 
 
 def runs_kept(path: Path, result: dict) -> int | None:
@@ -242,10 +233,14 @@ def runs_kept(path: Path, result: dict) -> int | None:
     return old if old > new or (old == new and not newer) else None
 
 
+def seed_count(runs: list[dict]) -> int:
+    """How many seeds the runs of a result cover."""
+    return len({r.get("seed") for r in runs})
+
+
 def complete(path: Path) -> bool:
     """Whether the stored result at ``path`` has the seeds the chapters compare."""
-    runs = read_file(path).get("runs", [])
-    return len({r.get("seed") for r in runs}) >= MIN_SEEDS
+    return seed_count(read_file(path).get("runs", [])) >= MIN_SEEDS
 
 
 def drop_partial(job: Ingest, rel: str) -> None:

@@ -95,14 +95,17 @@ OUT_FILES = (
 #: No progress bars in the logs (a device call returns only the last 12,000 characters);
 #: not for the chapters, whose stored outputs stay as a reader's run makes them.
 QUIET = {"TQDM_DISABLE": "1"}
+#: Where a copy of the tree without .git finds its commit (resnet_course.results'
+#: COMMIT_ENV_VAR; this file imports only the standard library).
+COMMIT_ENV_VAR = "RESNET_COURSE_COMMIT"
 #: The machine, for BENCHMARKS.md's machine line.
-MACHINE = """PYTHON - <<'EOF'
+MACHINE = f"""PYTHON - <<'EOF'
 import os, platform, sys
 import torch
 gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda",
       torch.version.cuda, "|", gpu, "|", platform.node(), "| commit",
-      os.environ.get("RESNET_COURSE_COMMIT", "unknown"))
+      os.environ.get("{COMMIT_ENV_VAR}", "unknown"))
 EOF
 if command -v nvidia-smi >/dev/null; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -693,7 +696,7 @@ def child_env(
         env["FASHION_MNIST_DIR"] = str(data)
     commit = carried_commit()
     if commit:  # the copy has no .git: results name the commit the carry was made at
-        env["RESNET_COURSE_COMMIT"] = commit
+        env[COMMIT_ENV_VAR] = commit
     env.update(
         RESNET_COURSE_NO_DOWNLOAD="1",
         PYTHONUNBUFFERED="1",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -169,9 +168,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.json:
             import torch
 
-            from .results import provenance
+            from .results import cli_command, provenance
 
-            command = shlex.join(["python", "-m", "resnet_course", *args.argv])
+            command = cli_command(*args.argv)
             meta = {
                 "profile": args.profile,
                 "torch": torch.__version__,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from typing import Any
 from .experiments import SIZES, Experiment, experiments
 from .results import (
     ResultError,
+    cli_command,
     partial_path,
     provenance,
     read_json,
@@ -274,18 +274,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 2
     try:
         for name in names:
-            command = shlex.join(
-                [
-                    "python",
-                    "-m",
-                    "resnet_course",
-                    "reproduce",
-                    name,
-                    "--size",
-                    args.size,
-                    "--seeds",
-                    str(args.seeds),
-                ]
+            command = cli_command(
+                "reproduce", name, "--size", args.size, "--seeds", str(args.seeds)
             )
             if (
                 args.no_progress

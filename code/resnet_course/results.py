@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import tempfile
 from pathlib import Path
@@ -125,6 +126,11 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return os.environ.get(COMMIT_ENV_VAR) or "unknown (not a git checkout)"
     return head + ("-dirty" if dirty else "")
+
+
+def cli_command(*args: str) -> str:
+    """The shell line of ``python -m resnet_course ARGS...``: a provenance's command."""
+    return shlex.join(["python", "-m", "resnet_course", *args])
 
 
 def provenance(command: str, device: str, wall_seconds: float) -> dict[str, Any]:
