@@ -23,12 +23,19 @@ from pybtex.plugin import register_plugin
 from pybtex.richtext import Text
 from pybtex.style.template import join, node
 from sphinxcontrib.bibtex.plugin import register_plugin as register_bibtex_plugin
-from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
+from sphinxcontrib.bibtex.style.referencing.author_year import (
+    AuthorYearReferenceStyle,
+)
 from sphinxcontrib.bibtex.style.referencing.basic_author_year import (
     BasicAuthorYearParentheticalReferenceStyle,
     BasicAuthorYearTextualReferenceStyle,
 )
-from sphinxcontrib.bibtex.style.template import join2, post_text, pre_text, reference
+from sphinxcontrib.bibtex.style.template import (
+    join2,
+    post_text,
+    pre_text,
+    reference,
+)
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels.alpha import LabelStyle as AlphaLabelStyle
 
@@ -39,7 +46,8 @@ class AuthorYearLabelStyle(AlphaLabelStyle):
     def format_label(self, entry) -> str:
         persons = entry.persons.get("author") or entry.persons.get("editor") or []
         surnames = [
-            " ".join(p.last_names).replace("{", "").replace("}", "") for p in persons
+            " ".join(p.last_names).replace("{", "").replace("}", "")
+            for p in persons
         ]
         if not surnames:
             names = entry.key
@@ -105,7 +113,8 @@ class _Textual(BasicAuthorYearTextualReferenceStyle):
 class AuthorYearSuffixReferenceStyle(AuthorYearReferenceStyle):
     """sphinxcontrib-bibtex's author_year, with the year suffixed as in the
     bibliography:
-    {cite}`key` gives [He et al., 2016b], {cite:t}`key` gives He et al. [2016b]."""
+    {cite}`key` gives [He et al., 2016b], {cite:t}`key` gives He et al. [2016b].
+    """
 
     def __post_init__(self):
         super().__post_init__()
@@ -146,7 +155,10 @@ register_bibtex_plugin(
 def _key(script: Any) -> tuple:
     filename = getattr(script, "filename", script) or ""
     attributes = getattr(script, "attributes", {}) or {}
-    return (str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+    return (
+        str(filename),
+        tuple(sorted((k, str(v)) for k, v in attributes.items())),
+    )
 
 
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -160,7 +172,9 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
         if key not in seen:
             seen.add(key)
             unique.append(script)
-    scripts[:] = unique  # in place: Sphinx restores the builder's list after the page
+    scripts[:] = (
+        unique  # in place: Sphinx restores the builder's list after the page
+    )
 
 
 def setup(app):

@@ -75,7 +75,9 @@ def tex_to_text(tex: str) -> str:
     innermost = r"\{([^{}]*)\}"
     while True:  # from the innermost braces out
         before = text
-        text = re.sub(r"\\frac\s*" + innermost + r"\s*" + innermost, _fraction, text)
+        text = re.sub(
+            r"\\frac\s*" + innermost + r"\s*" + innermost, _fraction, text
+        )
         text = re.sub(
             r"\\binom\s*" + innermost + r"\s*" + innermost, r"C(\1, \2)", text
         )
@@ -135,7 +137,8 @@ class _Prose:
         for child in node.children:
             self.walk(child)
         if isinstance(node, BLOCKS) and not isinstance(node, nodes.Inline):
-            self.add(" ")  # between paragraphs, items, cells (a reference is inline)
+            # between paragraphs, items, cells (a reference is inline)
+            self.add(" ")
         if isinstance(node, nodes.section):
             for section_id in node["ids"]:
                 self.sections[section_id] = [start, self.length]
@@ -147,7 +150,9 @@ def page_prose(doctree: nodes.document) -> dict:
     return {"text": "".join(prose.parts).strip(), "sections": prose.sections}
 
 
-def add_data_to_search_page(app, pagename, templatename, context, doctree) -> None:
+def add_data_to_search_page(
+    app, pagename, templatename, context, doctree
+) -> None:
     if pagename == "search":
         app.add_js_file(DATA_JS)  # called here, it is added to this page only
 
@@ -162,7 +167,9 @@ def write_data(app, exception) -> None:
     }
     out = Path(app.outdir, "_static", DATA_JS)
     out.write_text(
-        "window.BOOK_SEARCH_TEXT = " + json.dumps(pages, ensure_ascii=False) + ";\n",
+        "window.BOOK_SEARCH_TEXT = "
+        + json.dumps(pages, ensure_ascii=False)
+        + ";\n",
         encoding="utf-8",
     )
 

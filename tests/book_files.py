@@ -1,13 +1,21 @@
-"""Where the book's files are: shared by the tests and tools/execute_notebooks.py."""
+"""Where the book's files are, and how wide its code is: shared by the tests and the
+chapter tools (execute_notebooks.py, format_notebooks.py)."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
+
+
+def code_line_length() -> int:
+    """black's line length (pyproject.toml): the package's and the chapters' code."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return pyproject["tool"]["black"]["line-length"]
 
 
 def toc_entries() -> list[str]:
@@ -32,7 +40,9 @@ def toc_entries() -> list[str]:
 def toc_notebooks() -> list[Path]:
     """The notebooks that ``_toc.yml`` names, in reading order."""
     return [
-        ROOT / f"{e}.ipynb" for e in toc_entries() if (ROOT / f"{e}.ipynb").exists()
+        ROOT / f"{e}.ipynb"
+        for e in toc_entries()
+        if (ROOT / f"{e}.ipynb").exists()
     ]
 
 

@@ -35,7 +35,9 @@ def _is_local(host) -> bool:
 
 
 def _guarded_connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(
+        address[0]
+    ):
         raise NetworkBlockedError(
             f"tests may not use the network (tried to connect to {address})"
         )

@@ -11,7 +11,9 @@ def test_bench_checks_every_recipe_setting_before_the_d2l_baseline(monkeypatch):
     from resnet_course import bench
 
     def no_baseline(*args, **kwargs):
-        raise AssertionError("the d2l baseline ran before the settings were checked")
+        raise AssertionError(
+            "the d2l baseline ran before the settings were checked"
+        )
 
     monkeypatch.setattr(bench, "run_d2l_baseline", no_baseline)
     big_batch = {**bench.sizes("smoke"), "batch_size": 10**6}
@@ -50,7 +52,15 @@ def test_bench_json_is_rewritten_after_every_row_so_a_later_failure_keeps_it(
     real = bench.run_recipe
     monkeypatch.setattr(bench, "run_recipe", failing_recipe)
     out = tmp_path / "bench.json"
-    argv = ["bench", "--profile", "smoke", "--device", "cpu", "--recipes", "fast,best"]
+    argv = [
+        "bench",
+        "--profile",
+        "smoke",
+        "--device",
+        "cpu",
+        "--recipes",
+        "fast,best",
+    ]
     with pytest.raises(RuntimeError, match="compile failed"):
         main([*argv, "--seeds", "1", "--no-progress", "--json", str(out)])
     saved = json.loads(out.read_text())
@@ -59,7 +69,9 @@ def test_bench_json_is_rewritten_after_every_row_so_a_later_failure_keeps_it(
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_bench_knobs_reach_our_recipes_and_bad_ones_are_refused(monkeypatch, capsys):
+def test_bench_knobs_reach_our_recipes_and_bad_ones_are_refused(
+    monkeypatch, capsys
+):
     from resnet_course.cli import main
 
     seen = {}

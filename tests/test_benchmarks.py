@@ -34,7 +34,9 @@ def test_benchmarks_md_holds_exactly_the_tables_generated_from_results():
 def test_a_changed_figure_is_noticed():
     module = tables()
     sections = module.generated()
-    tampered = dict(sections, tables=sections["tables"].replace("| 0 | ", "| 0 | 9", 1))
+    tampered = dict(
+        sections, tables=sections["tables"].replace("| 0 | ", "| 0 | 9", 1)
+    )
     assert tampered["tables"] != sections["tables"]
     text = module.replace_sections((ROOT / "BENCHMARKS.md").read_text(), tampered)
     assert sections["tables"] not in text
@@ -47,7 +49,9 @@ def test_every_committed_benchmark_file_is_a_gpu_run_with_provenance():
 
     for name, stored in module.stored_bench().items():
         made = stored["meta"].get("provenance", {})
-        assert set(PROVENANCE_KEYS) <= set(made), f"results/bench/{name}.json: {made}"
+        assert set(PROVENANCE_KEYS) <= set(
+            made
+        ), f"results/bench/{name}.json: {made}"
         rows = [BenchRow(**r) for r in stored["rows"]]
         assert rows and module.gpu_run(
             stored
@@ -76,7 +80,9 @@ def row(recipe, device="NVIDIA H200", **figures):
     return {**base, **figures}
 
 
-def store(folder: Path, name: str, rows: list[dict], profile: str = "gpu") -> None:
+def store(
+    folder: Path, name: str, rows: list[dict], profile: str = "gpu"
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "profile": profile,
@@ -103,9 +109,15 @@ def bench(tmp_path, monkeypatch):
 
 def test_without_a_gpu_benchmark_every_gpu_goal_is_owed(bench):
     module, folder = bench
-    assert [module.speed_status({}), module.accuracy_status({})] == [module.OWED] * 2
+    assert [module.speed_status({}), module.accuracy_status({})] == [
+        module.OWED
+    ] * 2
     # A CPU run (a rehearsal) is stored but never fills a GPU goal.
-    store(folder, "d2l_fast", [row("d2l", "CPU (x86_64)"), row("fast", "CPU (x86_64)")])
+    store(
+        folder,
+        "d2l_fast",
+        [row("d2l", "CPU (x86_64)"), row("fast", "CPU (x86_64)")],
+    )
     assert module.speed_status(module.stored_bench()) == module.OWED
     assert "No benchmark stored" not in "\n".join(module.bench_section())
 
@@ -118,7 +130,9 @@ def test_the_speed_goal_is_met_only_within_5_s_and_12x_d2l(bench):
         return module.speed_status(module.stored_bench())
 
     status = speed(dict(time_to_target=60.0), dict(time_to_target=4.0))
-    assert status.startswith("met: 4.0 s (15.0x faster than d2l's 60.0 s)"), status
+    assert status.startswith(
+        "met: 4.0 s (15.0x faster than d2l's 60.0 s)"
+    ), status
     assert speed(dict(time_to_target=40.0), dict(time_to_target=4.0)).startswith(
         "**missed**: 4.0 s (10.0x"
     )
@@ -126,13 +140,16 @@ def test_the_speed_goal_is_met_only_within_5_s_and_12x_d2l(bench):
     # d2l itself short of 91.4 %: its whole training time is a lower bound (fixed in
     # advance, as d2l's reference run ended at 91.4 % exactly).
     status = speed(dict(train_seconds=60.0), dict(time_to_target=4.0))
-    assert status.startswith("met: 4.0 s (>= 15.0x: d2l did not reach 91.4 %"), status
+    assert status.startswith(
+        "met: 4.0 s (>= 15.0x: d2l did not reach 91.4 %"
+    ), status
 
 
 def test_the_accuracy_goal_needs_the_mean_of_three_seeds(bench):
     module, folder = bench
     best = [
-        row("best", seed=s, final_acc=a) for s, a in enumerate([0.956, 0.957, 0.955])
+        row("best", seed=s, final_acc=a)
+        for s, a in enumerate([0.956, 0.957, 0.955])
     ]
     store(folder, "best", best)
     assert module.accuracy_status(module.stored_bench()).startswith("met: 95.60")
@@ -168,4 +185,7 @@ def test_the_memory_goal_names_the_run_of_its_peak(bench):
     assert status.startswith("met: at most 2.00 GB (fast, fast only)"), status
     store(folder, "best", [row("best", device="NVIDIA H100", peak_memory_gb=9.0)])
     status = module.memory_status(module.stored_bench())
-    assert status.startswith("**missed**: at most 9.00 GB (best)") and "H100" in status
+    assert (
+        status.startswith("**missed**: at most 9.00 GB (best)")
+        and "H100" in status
+    )

@@ -78,11 +78,15 @@ def test_pre_activation_block_with_zero_last_conv_is_the_identity_even_for_negat
         assert torch.equal(block(x), x)
         original = BasicBlock(16, 16)
         nn.init.zeros_(original.bn2.weight)
-        assert not torch.equal(original(x), x), "the original block ends in a ReLU"
+        assert not torch.equal(
+            original(x), x
+        ), "the original block ends in a ReLU"
 
 
 def test_pre_activation_block_has_the_parameters_of_the_basic_block():
-    assert count_parameters(PreActBlock(16, 16)) == count_parameters(BasicBlock(16, 16))
+    assert count_parameters(PreActBlock(16, 16)) == count_parameters(
+        BasicBlock(16, 16)
+    )
     assert PreActBlock(16, 32, stride=2)(torch.randn(2, 16, 8, 8)).shape == (
         2,
         32,
@@ -96,7 +100,9 @@ def test_laplacian_residual_is_zero_on_flat_and_linear_images_and_nonzero_at_edg
     assert torch.allclose(laplacian_residual(flat), torch.zeros_like(flat))
     ramp = torch.arange(8.0).repeat(8, 1)[None, None] / 8
     assert torch.allclose(
-        laplacian_residual(ramp)[..., 1:-1, 1:-1], torch.zeros(1, 1, 6, 6), atol=1e-6
+        laplacian_residual(ramp)[..., 1:-1, 1:-1],
+        torch.zeros(1, 1, 6, 6),
+        atol=1e-6,
     )
     edge = torch.zeros(1, 1, 8, 8)
     edge[..., 4:] = 1.0

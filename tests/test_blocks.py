@@ -57,7 +57,9 @@ def test_resnet_block_downsamples_except_in_the_first_stage():
 
 
 def test_d2l_resnet18_stage_shapes_for_96_pixels():
-    shapes = [s for _, s in stage_shapes(d2l_resnet18(), torch.zeros(1, 1, 96, 96))]
+    shapes = [
+        s for _, s in stage_shapes(d2l_resnet18(), torch.zeros(1, 1, 96, 96))
+    ]
     assert shapes == [
         (1, 64, 24, 24),
         (1, 64, 24, 24),

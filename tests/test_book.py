@@ -90,10 +90,16 @@ def test_book_shows_package_code():
     saved_definitions(),
     ids=lambda v: v if isinstance(v, str) and "\n" not in v else "",
 )
-def test_code_shown_in_a_chapter_is_the_package_code(notebook, module, name, source):
+def test_code_shown_in_a_chapter_is_the_package_code(
+    notebook, module, name, source
+):
     mod = importlib.import_module(module)
-    assert hasattr(mod, name), f"{notebook} defines {name}, but {module} has no {name}"
-    package_source = textwrap.dedent(inspect.getsource(getattr(mod, name))).rstrip()
+    assert hasattr(
+        mod, name
+    ), f"{notebook} defines {name}, but {module} has no {name}"
+    package_source = textwrap.dedent(
+        inspect.getsource(getattr(mod, name))
+    ).rstrip()
     assert source.rstrip() == package_source, (
         f"{notebook} shows a {name} that differs from {module}.{name}: copy one into"
         " the other"
@@ -123,4 +129,6 @@ def test_every_number_the_text_quotes_is_glued_by_the_chapter(path):
         for key in GLUE_ROLE.findall(c.source)
     }
     missing = sorted(quoted - glued_keys(nb))
-    assert not missing, f"{path.name} quotes glue keys its outputs lack: {missing}"
+    assert (
+        not missing
+    ), f"{path.name} quotes glue keys its outputs lack: {missing}"

@@ -30,7 +30,8 @@ from browser_test import chromium_path  # noqa: E402
 
 if chromium_path() is None:
     pytest.skip(
-        "no Chromium here (sudo apt-get install chromium)", allow_module_level=True
+        "no Chromium here (sudo apt-get install chromium)",
+        allow_module_level=True,
     )
 
 TOOL = ROOT / "tools" / "browser_test.py"
@@ -163,7 +164,10 @@ def slider_output() -> str:
 def search_page(snippets: bool = True) -> str:
     """Sphinx's results list, filled after load; search-snippets.js adds snippets."""
     data = {
-        "index": {"text": "Hello A residual block adds its input back.", "sections": {}}
+        "index": {
+            "text": "Hello A residual block adds its input back.",
+            "sections": {},
+        }
     }
     data = json.dumps(data) if snippets else "undefined"
     return f"""<html><head><title>Search</title>
@@ -217,7 +221,9 @@ def clean_page() -> str:
         "Hello",
         "<p>A residual block.</p>"
         + cell("def f(x):\n    return x + 1", text_output(TABLE))
-        + cell("print('a sentence')", text_output("It reads as prose. " * 20, True))
+        + cell(
+            "print('a sentence')", text_output("It reads as prose. " * 20, True)
+        )
         + cell("plot()", FIGURE)
         + cell("frame_slider(draw, values, 'strength s')", slider_output())
         + WIDE_MATH.format(style="")
@@ -236,14 +242,23 @@ def test_browser_test_passes_a_clean_site(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert report["problems"] == []
     assert report["pages"]["index.html"]["sliders"] == 1
-    for shot in ("index.png", "phone__index.png", "search.png", "search_file.png"):
+    for shot in (
+        "index.png",
+        "phone__index.png",
+        "search.png",
+        "search_file.png",
+    ):
         assert (tmp_path / "shots" / shot).exists(), f"no screenshot {shot}"
 
 
 # Each page has one defect; the message the browser test must give for it.
 DEFECTS = {
     "nav.html": (
-        page("Navigation", "<p>The theme's bug, unfixed.</p>", ("sidebar-toggles.js",)),
+        page(
+            "Navigation",
+            "<p>The theme's bug, unfixed.</p>",
+            ("sidebar-toggles.js",),
+        ),
         [
             "phone: tapping the hamburger does not open the chapter list",
             "phone: tapping the contents button does not open the page contents",
@@ -251,7 +266,9 @@ DEFECTS = {
     ),
     "code.html": (
         page("Code", cell("y = " + "1 + " * 40 + "1")),
-        ["desktop: code cell 1 of 1 is wider than its column (its longest line has"],
+        [
+            "desktop: code cell 1 of 1 is wider than its column (its longest line has"
+        ],
     ),
     "scrollbar.html": (
         page(
@@ -293,7 +310,9 @@ DEFECTS = {
     "slider.html": (
         page(
             "Dead slider",
-            cell(output='<input type="range" min="0" max="4" value="1">' + FIGURE),
+            cell(
+                output='<input type="range" min="0" max="4" value="1">' + FIGURE
+            ),
         ),
         [
             "desktop: slider 1 of 1: moving it from 1 to 4 does not change its figure",
@@ -380,7 +399,9 @@ def test_browser_test_reports_each_kind_of_defect(tmp_path):
         for message in messages:
             assert (
                 message in found
-            ), f"the browser test missed on {name}: {message}\n" + "\n".join(problems)
+            ), f"the browser test missed on {name}: {message}\n" + "\n".join(
+                problems
+            )
     assert not [p for p in problems if p.startswith("index.html: ")], problems
     # Each broken page reports its own defect and nothing the clean page would not.
     for name, (_, messages) in DEFECTS.items():
@@ -397,7 +418,8 @@ def test_a_search_without_snippets_or_results_fails(tmp_path):
         site = tmp_path / name
         site.mkdir()
         write_site(
-            site, {"index.html": page("Hello", "<p>Hi</p>"), "search.html": search}
+            site,
+            {"index.html": page("Hello", "<p>Hi</p>"), "search.html": search},
         )
         proc, report = run_tool(site, tmp_path / f"{name} shots", timeout=3)
         problems = "\n".join(report["problems"])
@@ -406,4 +428,6 @@ def test_a_search_without_snippets_or_results_fails(tmp_path):
             "no snippets": "search result 'Hello' has no snippet of its page's text",
             "no results": "search for 'residual' returned no result",
         }[name]
-        assert message in problems, f"{name}: the browser test missed it\n{problems}"
+        assert (
+            message in problems
+        ), f"{name}: the browser test missed it\n{problems}"

@@ -30,7 +30,9 @@ def test_a_flipped_byte_anywhere_is_caught_by_the_checksum(tmp_path):
     ckpt.save_checkpoint({"w": torch.zeros(1000)}, tmp_path)
     path = tmp_path / "last.pt"
     raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 1  # in the middle of the zeros: torch.load would not notice
+    raw[
+        len(raw) // 2
+    ] ^= 1  # in the middle of the zeros: torch.load would not notice
     path.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match="do not match the checksum"):
         ckpt.load_checkpoint(tmp_path)
@@ -42,7 +44,9 @@ def test_required_keys_are_checked(tmp_path):
         ckpt.load_checkpoint(tmp_path, required=("epoch", "model"))
 
 
-def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(
+    tmp_path, monkeypatch
+):
     ckpt.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, tmp_path)
 
     def broken_fsync(fd):

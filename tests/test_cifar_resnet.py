@@ -25,7 +25,9 @@ def downsample_parameters(model: nn.Module) -> int:
 
 @pytest.mark.parametrize("depth", [8, 20, 56])
 def test_family_has_6n_plus_2_weighted_layers_plain_and_residual(depth):
-    plain, res = cifar_resnet(depth, residual=False), cifar_resnet(depth, residual=True)
+    plain, res = cifar_resnet(depth, residual=False), cifar_resnet(
+        depth, residual=True
+    )
     assert (
         weighted_layers(plain) == depth
     ), f"plain-{depth} has {weighted_layers(plain)} conv/linear layers"
@@ -36,7 +38,9 @@ def test_family_has_6n_plus_2_weighted_layers_plain_and_residual(depth):
 
 
 @pytest.mark.parametrize("depth", [20, 56])
-def test_plain_and_residual_have_the_same_parameters_apart_from_projections(depth):
+def test_plain_and_residual_have_the_same_parameters_apart_from_projections(
+    depth,
+):
     plain = cifar_resnet(depth, residual=False)
     option_a = cifar_resnet(depth, shortcut="A")
     option_b = cifar_resnet(depth, shortcut="B")

@@ -51,7 +51,8 @@ def test_ch1_deep_plain_cnn_degrades_beyond_the_seed_spread(cnn):
 
 def test_ch1_deep_residual_cnn_is_at_or_below_the_shallow_one(cnn):
     assert at_or_below(
-        stats(cnn, kind="residual", depth=56), stats(cnn, kind="residual", depth=20)
+        stats(cnn, kind="residual", depth=56),
+        stats(cnn, kind="residual", depth=20),
     )
     assert at_or_below(
         stats(cnn, "test_err", kind="residual", depth=56),
@@ -65,7 +66,9 @@ def test_ch1_plain_mlp_degrades_more_with_every_depth(mlp):
     assert (e50[0] - e20[0]) > 3 * (e20[0] - e6[0])  # "sets in abruptly"
 
 
-def test_ch1_residual_mlp_at_default_init_still_degrades_but_zero_init_does_not(mlp):
+def test_ch1_residual_mlp_at_default_init_still_degrades_but_zero_init_does_not(
+    mlp,
+):
     r6, r50 = (stats(mlp, kind="residual", depth=d) for d in (6, 50))
     assert clearly_above(r50, r6)
     assert r50[0] < stats(mlp, kind="plain", depth=50)[0] / 2
@@ -73,7 +76,9 @@ def test_ch1_residual_mlp_at_default_init_still_degrades_but_zero_init_does_not(
     assert at_or_below(z[50], z[6]) and at_or_below(z[20], z[6])
 
 
-def test_ch1_plain56_is_behind_from_the_start_and_still_falls_in_the_second_half(cnn):
+def test_ch1_plain56_is_behind_from_the_start_and_still_falls_in_the_second_half(
+    cnn,
+):
     for run in cnn["runs"]:
         if run["settings"]["kind"] == "plain" and run["settings"]["depth"] == 56:
             y = run["curves"]["train_err"]["y"]
@@ -136,7 +141,8 @@ def test_ch4_k_deletions_degrade_step_by_step_and_faster_than_additively(lesion)
         np.mean([e for r in runs for e in r["curves"]["random"][str(k)]])
         for k in range(9)
     ]
-    assert all(b > a - 0.02 for a, b in zip(means, means[1:]))  # no sudden collapse...
+    # no sudden collapse...
+    assert all(b > a - 0.02 for a, b in zip(means, means[1:]))
     assert means[1] < 0.25 and means[8] < 0.8  # ...and not at once
     single = np.mean(lesion_rises(lesion, "residual", 56))
     assert means[4] - means[0] > 4 * single and means[8] - means[0] > 8 * single
@@ -160,7 +166,9 @@ def test_ch3_plain32_does_not_train_and_its_gradient_vanishes(ratios):
         s, m = run["settings"], run["metrics"]
         if (s["kind"], s["blocks"]) == ("plain", 32):
             assert (
-                not m["diverged"] and m["train_err"] > 0.5 and m["ratio_bottom"] < 0.1
+                not m["diverged"]
+                and m["train_err"] > 0.5
+                and m["ratio_bottom"] < 0.1
             )
         if (s["kind"], s["blocks"]) == ("plain", 8):
             assert m["train_err"] < 0.2 and m["ratio_bottom"] > 1
@@ -176,7 +184,8 @@ def test_ch3_residual_gradients_stay_about_the_tops_after_training(ratios):
             assert not m["diverged"] and m["train_err"] < 0.15
             assert m["min_ratio_below_top"] > 0.99, run["key"]  # "about as large"
             lows.append(m["min_ratio_below_top"])
-    assert min(lows) < 1.0  # the text: "a ratio just below one ... shows it can happen"
+    # the text: "a ratio just below one ... shows it can happen"
+    assert min(lows) < 1.0
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +193,9 @@ def identity():
     return load_result("identity")
 
 
-def test_ch2_residual_stacks_start_further_but_end_closer_to_the_identity(identity):
+def test_ch2_residual_stacks_start_further_but_end_closer_to_the_identity(
+    identity,
+):
     for n in (2, 8, 16):
         plain = metric(identity, "final_loss", kind="plain", n_blocks=n)
         residual = metric(identity, "final_loss", kind="residual", n_blocks=n)
@@ -203,7 +214,9 @@ def test_ch2_identity_gets_harder_with_depth_and_plain16_stalls(identity):
         )
     half = metric(identity, "loss_at_half", kind="plain", n_blocks=16)
     end = metric(identity, "final_loss", kind="plain", n_blocks=16)
-    assert all(1 - e / h < 0.2 for e, h in zip(end, half)), "plain-16 does not stall"
+    assert all(
+        1 - e / h < 0.2 for e, h in zip(end, half)
+    ), "plain-16 does not stall"
 
 
 def test_ch2_preact_is_consistently_but_only_slightly_better():
@@ -239,7 +252,9 @@ def test_ch2_preact_starts_behind_and_ends_ahead_and_the_gap_is_the_projection_b
         return [sum(ys) / len(ys) for ys in zip(*curves)]
 
     post, pre = mean_curve("post-activation"), mean_curve("pre-activation")
-    assert pre[0] > post[0], "the text says pre-activation is behind after epoch 1"
+    assert (
+        pre[0] > post[0]
+    ), "the text says pre-activation is behind after epoch 1"
     assert all(a > b for a, b in zip(post[-3:], pre[-3:])), "not ahead at the end"
     widths = preact["runs"][0]["settings"]["widths"]
     gap = (
@@ -266,14 +281,18 @@ def test_ch6_regularisers_cost_accuracy_at_this_size_and_only_tta_helps_every_se
 
     changes = ablation_changes(ablation)
     for arm in ("no random erasing", "no crop and flip", "no EMA"):
-        assert all(v > 0 for v in changes[arm]), f"{arm}: not higher in every seed"
+        assert all(
+            v > 0 for v in changes[arm]
+        ), f"{arm}: not higher in every seed"
     assert all(v < 0 for v in changes["no flip TTA"])
     assert sum(v < 0 for v in changes["plain momentum (no Nesterov)"]) >= 2
     # "only one removal changes the accuracy by more than the seeds' spread"
     full_sd = stats(ablation, "val_acc", arm="full recipe")[1]
     assert mean_std(changes["no random erasing"])[0] > full_sd
     for arm in set(changes) - {"no random erasing"}:
-        assert abs(mean_std(changes[arm])[0]) < full_sd, f"{arm} beyond the spread"
+        assert (
+            abs(mean_std(changes[arm])[0]) < full_sd
+        ), f"{arm} beyond the spread"
 
 
 def test_ch6_the_rule_drops_random_erasing_and_the_final_seeds_agree(ablation):
@@ -297,7 +316,9 @@ def glued(notebook: str) -> dict[str, str]:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "scrapbook" in out.get("metadata", {}):
-                text = [v for k, v in out["data"].items() if k.endswith("text/plain")]
+                text = [
+                    v for k, v in out["data"].items() if k.endswith("text/plain")
+                ]
                 values[out["metadata"]["scrapbook"]["name"]] = text[0]
     return values
 
@@ -310,7 +331,8 @@ def test_ch7_syncbn_matches_one_process_in_fp64_and_per_process_bn_does_not():
     g = glued("07_data_parallel.ipynb")
     assert number(g["ddp_fp64_sync_diff"]) < 1e-6  # "rounding", amplified
     assert number(g["ddp_fp64_per_diff"]) > 1e-2  # "a different training run"
-    assert g["ddp_fp64_sync_acc"] == g["ddp_fp64_one_acc"]  # "their accuracies are"
+    # "their accuracies are"
+    assert g["ddp_fp64_sync_acc"] == g["ddp_fp64_one_acc"]
     # "far more than in fp64"
     assert number(g["ddp_fp32_sync_diff"]) > 1e3 * number(g["ddp_fp64_sync_diff"])
 
@@ -324,7 +346,9 @@ def test_ch7_two_processes_are_faster_but_less_than_twice_and_syncbn_costs():
     # "There SyncBN costs ... of the throughput, a smaller share than in fp32"
     assert number(g["ddp_fp64_sync_cost"]) < number(g["ddp_sync_cost"])
     # "about 8 GPUs on NVLink, and already at 2 GPUs over PCIe"
-    assert abs(number(g["paper_ratio_8"]) / number(g["balance_nvlink"]) - 1) < 0.15
+    assert (
+        abs(number(g["paper_ratio_8"]) / number(g["balance_nvlink"]) - 1) < 0.15
+    )
     assert abs(number(g["paper_ratio_2"]) / number(g["balance_pcie"]) - 1) < 0.15
 
 
@@ -337,7 +361,9 @@ def test_preact_parameter_gap_is_the_shortcut_batch_norms(widths):
 
     post = build("post-activation", 20, widths)
     pre = build("pre-activation", 20, widths)
-    assert count_parameters(post) - count_parameters(pre) == 2 * (widths[1] + widths[2])
+    assert count_parameters(post) - count_parameters(pre) == 2 * (
+        widths[1] + widths[2]
+    )
 
 
 def test_ch5_resnet18_learns_far_above_chance():

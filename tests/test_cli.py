@@ -85,12 +85,19 @@ def test_every_training_setting_is_a_flag_with_the_documented_default():
     assert dataclasses.asdict(TrainConfig()) == DOCUMENTED_DEFAULTS
     args = vars(build_parser().parse_args(["train"]))
     for name, documented in DOCUMENTED_DEFAULTS.items():
-        expected = True if name == "verbose" else documented  # the CLI prints epochs
-        assert args[name] == expected, f"--{name.replace('_', '-')} default differs"
+        # the CLI prints epochs
+        expected = True if name == "verbose" else documented
+        assert (
+            args[name] == expected
+        ), f"--{name.replace('_', '-')} default differs"
     flipped = build_parser().parse_args(
         ["train", "--no-augment", "--ema", "0.99", "--compile", "none"]
     )
-    assert (flipped.augment, flipped.ema, flipped.compile) == (False, 0.99, "none")
+    assert (flipped.augment, flipped.ema, flipped.compile) == (
+        False,
+        0.99,
+        "none",
+    )
 
 
 def test_train_help_lists_the_flags(capsys):
@@ -113,7 +120,10 @@ def test_train_help_lists_the_flags(capsys):
     "flags,message",
     [
         (["--epochs", "-2"], "epochs must be at least 1"),
-        (["--batch-size", "1000", "--n-train", "500"], "larger than the training set"),
+        (
+            ["--batch-size", "1000", "--n-train", "500"],
+            "larger than the training set",
+        ),
     ],
 )
 def test_invalid_training_settings_exit_with_a_message(capsys, flags, message):
@@ -141,9 +151,12 @@ def test_train_runs_checkpoints_and_resumes(tmp_path, capsys):
     ]
     assert main(["train", *flags]) == 0
     out = capsys.readouterr().out
-    assert "final test accuracy" in out and (tmp_path / "ck" / "last.pt").is_file()
+    assert (
+        "final test accuracy" in out and (tmp_path / "ck" / "last.pt").is_file()
+    )
     assert json.loads(history.read_text())["history"]["epoch"] == [1]
-    assert main(["train", *flags, "--resume"]) == 0  # already finished: returns at once
+    # already finished: returns at once
+    assert main(["train", *flags, "--resume"]) == 0
     assert main(["train", *flags, "--resume", "--lr", "0.3"]) == 2
     assert "other settings" in capsys.readouterr().err
 
@@ -185,17 +198,23 @@ def test_bench_prints_the_figures_it_promises(tmp_path, capsys):
     )
     # The JSON says where it came from, as every stored result does.
     made = stored["meta"]["provenance"]
-    assert made["command"].startswith("python -m resnet_course bench --profile smoke")
+    assert made["command"].startswith(
+        "python -m resnet_course bench --profile smoke"
+    )
     assert made["device"] == row["device"] and made["wall_seconds"] > 0
     assert made["commit"] and made["date"] and made["torch"]
 
 
-def test_a_copy_without_git_names_the_commit_it_was_made_from(tmp_path, monkeypatch):
+def test_a_copy_without_git_names_the_commit_it_was_made_from(
+    tmp_path, monkeypatch
+):
     # The lent GPU machine runs a copy of the tree with no .git; tools/gpu_job.py sets
     # the carried commit in the environment.
     from resnet_course import results
 
-    monkeypatch.setattr(results, "__file__", str(tmp_path / "code" / "x" / "r.py"))
+    monkeypatch.setattr(
+        results, "__file__", str(tmp_path / "code" / "x" / "r.py")
+    )
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     monkeypatch.delenv(results.COMMIT_ENV_VAR, raising=False)
     assert results.git_commit() == "unknown (not a git checkout)"
@@ -272,7 +291,9 @@ def run_cli(*args, env=None, denied=None, mode="unreadable", timeout=300):
 def assert_one_clear_error(proc, code, *phrases):
     """Exit ``code``, an ``error:`` message holding ``phrases``, and no traceback."""
     out = proc.stdout + proc.stderr
-    assert proc.returncode == code, f"exit {proc.returncode}, wanted {code}:\n{out}"
+    assert (
+        proc.returncode == code
+    ), f"exit {proc.returncode}, wanted {code}:\n{out}"
     assert "Traceback" not in out, f"a traceback reached the user:\n{out}"
     assert proc.stderr.count("error:") == 1, proc.stderr
     for phrase in phrases:
@@ -327,7 +348,9 @@ def test_a_corrupt_gzip_stream_is_one_clear_error(fashion_dir, tmp_path):
     assert_one_clear_error(proc, 1, f"{stem}.gz is corrupt")
 
 
-def test_missing_data_is_one_clear_error_for_train_and_bench(tmp_path, fashion_dir):
+def test_missing_data_is_one_clear_error_for_train_and_bench(
+    tmp_path, fashion_dir
+):
     env = {"FASHION_MNIST_DIR": str(tmp_path / "no-such-folder")}
     proc = run_cli("train", *TINY, "--checkpoint-dir", tmp_path / "ck", env=env)
     assert_one_clear_error(proc, 1, "no-such-folder", "does not exist", "apt-get")
@@ -355,7 +378,9 @@ def test_missing_data_is_one_clear_error_for_train_and_bench(tmp_path, fashion_d
     assert_one_clear_error(proc, 1, "lacks train-labels-idx1-ubyte")
 
 
-def test_a_data_folder_that_cannot_be_listed_is_one_clear_error(tmp_path, fashion_dir):
+def test_a_data_folder_that_cannot_be_listed_is_one_clear_error(
+    tmp_path, fashion_dir
+):
     folder = data_copy(fashion_dir, tmp_path / "data")
     proc = run_cli(
         "train",
@@ -370,9 +395,13 @@ def test_a_data_folder_that_cannot_be_listed_is_one_clear_error(tmp_path, fashio
 
 def test_a_new_run_refuses_to_replace_a_finished_one(finished_run, tmp_path):
     before = (finished_run / "last.pt").read_bytes()
-    proc = run_cli("train", *TINY, "--epochs", "1", "--checkpoint-dir", finished_run)
+    proc = run_cli(
+        "train", *TINY, "--epochs", "1", "--checkpoint-dir", finished_run
+    )
     assert_one_clear_error(proc, 2, "last.pt", "--resume", "--overwrite")
-    assert (finished_run / "last.pt").read_bytes() == before, "the run was changed"
+    assert (
+        finished_run / "last.pt"
+    ).read_bytes() == before, "the run was changed"
     folder = tmp_path / "again"
     folder.mkdir()
     (folder / "last.pt").write_bytes(before)
@@ -386,7 +415,9 @@ def test_a_new_run_refuses_to_replace_a_finished_one(finished_run, tmp_path):
 def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
     folder = tmp_path / "ck"
     with checkpoint.run_folder(folder):  # this process is the other run
-        proc = run_cli("train", *TINY, "--epochs", "1", "--checkpoint-dir", folder)
+        proc = run_cli(
+            "train", *TINY, "--epochs", "1", "--checkpoint-dir", folder
+        )
     assert_one_clear_error(proc, 2, "another run", f"process {os.getpid()}")
     assert not (folder / "last.pt").exists()
 
@@ -423,7 +454,9 @@ def test_bad_output_paths_fail_before_training(tmp_path):
             mode="read-only",
         )
         assert_one_clear_error(proc, 2, "--history-json", str(history))
-        assert "epoch" not in proc.stdout, "training ran before the path was checked"
+        assert (
+            "epoch" not in proc.stdout
+        ), "training ran before the path was checked"
         assert not (tmp_path / "ck" / "last.pt").exists()
     proc = run_cli(
         "bench",
@@ -475,7 +508,9 @@ def _damage(kind, folder, good):
         ("code, not data", "weights_only"),
     ],
 )
-def test_a_damaged_checkpoint_is_one_clear_error(finished_run, tmp_path, kind, says):
+def test_a_damaged_checkpoint_is_one_clear_error(
+    finished_run, tmp_path, kind, says
+):
     folder = tmp_path / "ck"
     folder.mkdir()
     good = (finished_run / "last.pt").read_bytes()
@@ -531,10 +566,16 @@ def test_ctrl_c_exits_130_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
 @pytest.mark.parametrize(
     "flags,message",
     [
-        (["--recipes", "best", "--seeds", "0"], "--seeds: must be at least 1, got 0"),
+        (
+            ["--recipes", "best", "--seeds", "0"],
+            "--seeds: must be at least 1, got 0",
+        ),
         (["--fast-epochs", "0"], "--fast-epochs: must be at least 1, got 0"),
         (["--best-epochs", "-3"], "--best-epochs: must be at least 1, got -3"),
-        (["--recipes", "d2l,fast", "--fast-epochs", "x"], "must be a whole number"),
+        (
+            ["--recipes", "d2l,fast", "--fast-epochs", "x"],
+            "must be a whole number",
+        ),
     ],
 )
 def test_bench_rejects_bad_counts_before_running_anything(flags, message):
@@ -545,7 +586,8 @@ def test_bench_rejects_bad_counts_before_running_anything(flags, message):
 
 def test_a_run_killed_mid_epoch_resumes_to_the_very_same_weights(tmp_path):
     """SIGKILL in the middle of epoch 2 of 3, in a separate process; ``--resume`` must
-    continue from the epoch-1 checkpoint (not start over) and end bit-identical."""
+    continue from the epoch-1 checkpoint (not start over) and end bit-identical.
+    """
     flags = [
         *TINY, "--n-train", "256", "--epochs", "3", "--ema", "0.9",
         "--random-erasing", "0.5", "--deterministic", "--lr", "0.1",
@@ -566,7 +608,9 @@ def test_a_run_killed_mid_epoch_resumes_to_the_very_same_weights(tmp_path):
     # Only a resumed run skips epoch 1 and keeps the killed run's timing of it.
     assert "epoch   1/3" not in resumed.stdout and "epoch   2/3" in resumed.stdout
     a, b = (checkpoint.load_checkpoint(f) for f in (tmp_path / "whole", folder))
-    assert b["history"]["train_seconds"][0] == at_kill["history"]["train_seconds"][0]
+    assert (
+        b["history"]["train_seconds"][0] == at_kill["history"]["train_seconds"][0]
+    )
     assert b["history"]["epoch"] == [1, 2, 3]
     for part in ("model", "ema"):
         for name, tensor in a[part].items():

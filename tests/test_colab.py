@@ -25,7 +25,9 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"].get("branch", "main")
 PATH_TO_BOOK = (CONFIG["repository"].get("path_to_book") or "").strip("/")
-COLAB_GUARD = re.compile(r"""^if\s+["']google\.colab["']\s+in\s+sys\.modules\s*:\s*$""")
+COLAB_GUARD = re.compile(
+    r"""^if\s+["']google\.colab["']\s+in\s+sys\.modules\s*:\s*$"""
+)
 PIP = re.compile(r"^\s*[!%]\s*pip\s+install\b")
 NUMPY_PIN = re.compile(r"\bnumpy\s*(==|<|>|~=|!=)")
 SITE_REQUIRED = os.environ.get("BOOK_SITE_BUILT") == "1"
@@ -105,7 +107,9 @@ def test_colab_cell_installs_d2l_without_deps_and_never_pins_numpy(path):
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
 def test_colab_cell_installs_the_course_package_from_this_repository(path):
-    pips = [line for line in first_cell(path).source.splitlines() if PIP.match(line)]
+    pips = [
+        line for line in first_cell(path).source.splitlines() if PIP.match(line)
+    ]
     assert any(
         "resnet-course" in line and f"git+{REPO_URL}" in line for line in pips
     ), (
@@ -122,7 +126,9 @@ def colab_url(notebook_rel: str) -> str:
 
 def test_landing_page_colab_links_open_existing_chapters():
     index = (ROOT / "book" / "index.md").read_text()
-    links = re.findall(r"\((https://colab\.research\.google\.com/[^)\s]+)\)", index)
+    links = re.findall(
+        r"\((https://colab\.research\.google\.com/[^)\s]+)\)", index
+    )
     assert links, "book/index.md links no chapter to Colab"
     expected = {colab_url(rel(p)) for p in book_notebooks()}
     wrong = [link for link in links if link not in expected]
@@ -180,7 +186,9 @@ def test_colab_cell_is_not_shown_on_the_website(path):
 def contributing_colab_cell() -> str:
     """The Colab cell as CONTRIBUTING.md shows it: the one authors copy."""
     text = (ROOT / "CONTRIBUTING.md").read_text()
-    found = re.search(r"\n( *)```python\n(\1# Colab only:.*?)\n\1```\n", text, re.S)
+    found = re.search(
+        r"\n( *)```python\n(\1# Colab only:.*?)\n\1```\n", text, re.S
+    )
     assert (
         found
     ), "CONTRIBUTING.md shows no Colab cell (a ```python block '# Colab only:')"
@@ -215,7 +223,9 @@ def run_colab_cell(monkeypatch, missing=()):
     from IPython.core.inputtransformer2 import TransformerManager
 
     code = TransformerManager().transform_cell(contributing_colab_cell())
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setitem(
+        sys.modules, "google.colab", types.ModuleType("google.colab")
+    )
     for name in missing:
         monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
     shell = FakeShell()
@@ -225,7 +235,9 @@ def run_colab_cell(monkeypatch, missing=()):
 
 def test_colab_cell_installs_both_and_goes_on_when_both_import(monkeypatch):
     commands = run_colab_cell(monkeypatch)
-    assert len(commands) == 2 and all("pip install" in c for c in commands), commands
+    assert len(commands) == 2 and all(
+        "pip install" in c for c in commands
+    ), commands
 
 
 @pytest.mark.parametrize("missing", ["d2l.torch", "resnet_course"])
@@ -237,5 +249,9 @@ def test_colab_cell_stops_with_the_install_commands_when_an_install_failed(
     message = str(stop.value.code)
     assert missing in message, f"the message does not name what failed: {message}"
     for command in ("!pip install --no-deps d2l==1.0.3", f"git+{REPO_URL}"):
-        assert command in message, f"the message does not give `{command}`: {message}"
-    assert stop.value.__suppress_context__, "the reader would see a chained traceback"
+        assert (
+            command in message
+        ), f"the message does not give `{command}`: {message}"
+    assert (
+        stop.value.__suppress_context__
+    ), "the reader would see a chained traceback"

@@ -13,13 +13,20 @@ def test_d2l_baseline_records_accuracy_and_time_per_epoch():
     )
     assert hist.epoch == [1] and 0.0 <= hist.test_acc[0] <= 1.0
     assert 0 < hist.train_seconds[0] <= extras["wall_seconds"]
-    assert "test acc" in extras["d2l_printout"], "d2l's own printout was not captured"
+    assert (
+        "test acc" in extras["d2l_printout"]
+    ), "d2l's own printout was not captured"
 
 
 def test_d2l_baseline_refuses_fewer_batches_than_train_ch6_needs():
     with pytest.raises(ValueError, match="at least 5 batches"):
         run_d2l_baseline(
-            epochs=1, batch_size=64, resize=28, n_train=128, n_test=32, device="cpu"
+            epochs=1,
+            batch_size=64,
+            resize=28,
+            n_train=128,
+            n_test=32,
+            device="cpu",
         )
 
 

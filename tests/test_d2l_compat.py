@@ -10,7 +10,8 @@ d2l = pytest.importorskip("d2l.torch")
 
 
 @pytest.mark.parametrize(
-    "cin,cout,use_1x1conv,strides", [(3, 3, False, 1), (3, 6, True, 2), (8, 8, True, 1)]
+    "cin,cout,use_1x1conv,strides",
+    [(3, 3, False, 1), (3, 6, True, 2), (8, 8, True, 1)],
 )
 def test_same_weights_give_identical_outputs(cin, cout, use_1x1conv, strides):
     torch.manual_seed(0)

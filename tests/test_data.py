@@ -17,7 +17,9 @@ def test_real_files_load_with_the_official_sizes(fashion_dir):
     images, labels = data.load_split("train", fashion_dir)
     assert images.shape == (60000, 28, 28) and images.dtype == torch.uint8
     assert (
-        labels.shape == (60000,) and int(labels.min()) == 0 and int(labels.max()) == 9
+        labels.shape == (60000,)
+        and int(labels.min()) == 0
+        and int(labels.max()) == 9
     )
     test_images, test_labels = data.load_split("test", fashion_dir)
     assert test_images.shape == (10000, 28, 28) and test_labels.shape == (10000,)
@@ -34,7 +36,9 @@ def test_tensors_are_scaled_to_unit_interval_with_a_channel_axis(fashion_dir):
         28,
     )
     assert d.train_images.dtype == torch.float32
-    assert 0.0 <= float(d.train_images.min()) and float(d.train_images.max()) <= 1.0
+    assert (
+        0.0 <= float(d.train_images.min()) and float(d.train_images.max()) <= 1.0
+    )
     assert float(d.train_images.max()) == 1.0
 
 
@@ -43,7 +47,9 @@ def test_dataloaders_match_d2l_shapes_with_and_without_resize(fashion_dir):
         32, resize=96, root=fashion_dir, n_train=64, n_test=64
     )
     x, y = next(iter(train_iter))
-    assert x.shape == (32, 1, 96, 96) and y.shape == (32,) and y.dtype == torch.int64
+    assert (
+        x.shape == (32, 1, 96, 96) and y.shape == (32,) and y.dtype == torch.int64
+    )
     train_iter, _ = fashion_mnist_dataloaders(
         16, root=fashion_dir, n_train=64, n_test=64
     )
@@ -67,7 +73,9 @@ def test_decompressed_files_are_accepted(fashion_dir, tmp_path):
     assert labels.shape == (10000,)
 
 
-def test_corrupt_file_names_the_file_and_the_expected_checksum(fashion_dir, tmp_path):
+def test_corrupt_file_names_the_file_and_the_expected_checksum(
+    fashion_dir, tmp_path
+):
     folder = copy_dataset(fashion_dir, tmp_path / "raw", decompress=True)
     target = folder / "t10k-labels-idx1-ubyte"
     raw = bytearray(target.read_bytes())
@@ -76,7 +84,9 @@ def test_corrupt_file_names_the_file_and_the_expected_checksum(fashion_dir, tmp_
     with pytest.raises(DatasetError) as err:
         data.load_split("test", folder)
     message = str(err.value)
-    assert str(target) in message and data.FILES["t10k-labels-idx1-ubyte"] in message
+    assert (
+        str(target) in message and data.FILES["t10k-labels-idx1-ubyte"] in message
+    )
     assert "apt-get install dataset-fashion-mnist" in message
 
 
@@ -106,7 +116,9 @@ def test_a_bit_flipped_inside_the_deflate_data_is_reported_not_crashed(
     else:
         pytest.fail("no bit flip raised zlib.error")
     target.write_bytes(bytes(flipped))
-    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+    with pytest.raises(
+        DatasetError, match="t10k-labels-idx1-ubyte.gz is corrupt"
+    ):
         data.load_split("test", folder)
 
 
@@ -128,13 +140,17 @@ def test_missing_file_in_an_explicit_folder_is_an_error_that_says_which(
         data.find_fashion_mnist(folder)
 
 
-def test_environment_variable_takes_precedence(fashion_dir, tmp_path, monkeypatch):
+def test_environment_variable_takes_precedence(
+    fashion_dir, tmp_path, monkeypatch
+):
     folder = copy_dataset(fashion_dir, tmp_path / "env", decompress=True)
     monkeypatch.setenv(data.DATA_ENV_VAR, str(folder))
     assert data.find_fashion_mnist() == folder
 
 
-def test_nothing_found_and_no_download_says_where_it_looked(tmp_path, monkeypatch):
+def test_nothing_found_and_no_download_says_where_it_looked(
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
     monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path / "cache"))
     monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)

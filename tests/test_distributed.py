@@ -103,7 +103,9 @@ def test_the_test_shards_cover_the_test_set_once():
 
 
 def test_a_batch_that_does_not_split_is_refused_naming_multiples():
-    with pytest.raises(LaunchError, match="choose a multiple of 2, such as 126 or 128"):
+    with pytest.raises(
+        LaunchError, match="choose a multiple of 2, such as 126 or 128"
+    ):
         check_launch(World(rank=0, size=2, local_size=2), 127, "cpu")
     check_launch(World(rank=0, size=2, local_size=2), 128, "cpu")
     check_launch(World(), 127, "cpu")  # one process takes any batch
@@ -146,8 +148,14 @@ def test_without_syncbn_the_two_processes_normalise_differently(runs, tmp_path):
 
 
 def _leftover(marker: str) -> list[str]:
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in ps.splitlines() if marker in line and "ps -eo" not in line]
+    ps = subprocess.run(
+        ["ps", "-eo", "args"], capture_output=True, text=True
+    ).stdout
+    return [
+        line
+        for line in ps.splitlines()
+        if marker in line and "ps -eo" not in line
+    ]
 
 
 def test_a_rank_killed_mid_run_stops_all_and_resumes_to_the_same_weights(
@@ -165,7 +173,9 @@ def test_a_rank_killed_mid_run_stops_all_and_resumes_to_the_same_weights(
     proc = launch(2, folder, env=kill)
     assert proc.returncode != 0
     assert time.perf_counter() - start < 60
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    errors = [
+        line for line in proc.stderr.splitlines() if line.startswith("error:")
+    ]
     assert errors == [
         f"error: another process of this run stopped; the checkpoint of the last"
         f" finished epoch is in {folder}/last.pt; continue the run with the same"

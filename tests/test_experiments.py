@@ -32,15 +32,22 @@ def test_a_run_returns_json_data_and_the_same_seed_gives_the_same_run(
     first, again = exp.run(spec, "cpu"), exp.run(spec, "cpu")
     assert json.loads(json.dumps(first)) == first  # plain data: JSON round-trips
     for out in (first, again):  # wall-clock times differ from run to run
-        out["metrics"] = {k: v for k, v in out["metrics"].items() if "seconds" not in k}
+        out["metrics"] = {
+            k: v for k, v in out["metrics"].items() if "seconds" not in k
+        }
     assert first == again
 
 
-def test_plain_and_residual_runs_of_one_depth_have_the_same_parameters(fashion_dir):
+def test_plain_and_residual_runs_of_one_depth_have_the_same_parameters(
+    fashion_dir,
+):
     exp = experiments()["cnn_degradation"]
-    specs = [s for s in exp.plan(exp.sizes["smoke"], 1) if s["settings"]["depth"] == 8]
+    specs = [
+        s for s in exp.plan(exp.sizes["smoke"], 1) if s["settings"]["depth"] == 8
+    ]
     params = {
-        s["settings"]["kind"]: exp.run(s, "cpu")["metrics"]["parameters"] for s in specs
+        s["settings"]["kind"]: exp.run(s, "cpu")["metrics"]["parameters"]
+        for s in specs
     }
     assert params["plain"] == params["residual"]
 
@@ -62,7 +69,8 @@ def test_curves_are_subsampled_and_binned_as_documented():
 def test_summaries_give_mean_and_sample_sd_per_group():
     result = {
         "runs": [
-            {"settings": {"kind": "a"}, "metrics": {"e": v}} for v in (0.1, 0.2, 0.3)
+            {"settings": {"kind": "a"}, "metrics": {"e": v}}
+            for v in (0.1, 0.2, 0.3)
         ]
     }
     (row,) = summarise(result, ("kind",), ("e",))

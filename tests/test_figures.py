@@ -37,7 +37,9 @@ def ablation():
     }
 
 
-def test_ablation_changes_are_paired_with_the_full_recipe_of_the_same_seed(ablation):
+def test_ablation_changes_are_paired_with_the_full_recipe_of_the_same_seed(
+    ablation,
+):
     changes = ablation_changes(ablation)
     # seed 0: 0.95 - 0.90, seed 1: 0.70 - 0.80 (not against the other seed's full run)
     assert changes["no EMA-free arm"] == pytest.approx([0.05, -0.10])

@@ -36,6 +36,8 @@ def test_the_training_loop_has_no_closures():
                 n
                 for n in ast.walk(node)
                 if n is not node
-                and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                and isinstance(
+                    n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+                )
             ]
             assert not nested, f"trainer.{node.name} defines a function inside"

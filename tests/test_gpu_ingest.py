@@ -1,6 +1,7 @@
 """tools/gpu_ingest.py takes a GPU run's files into the repository: only what a GPU
 made, never over uncommitted work, nothing outside the repository.  Archives are made
-here as tools/gpu_job.py packs them; the repository is a small git checkout in tmp."""
+here as tools/gpu_job.py packs them; the repository is a small git checkout in tmp.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def tool():
 
 def result(name, size, seeds, device=H200, date="2026-12-07", commit="0123abc"):
     runs = [
-        dict(key=f"s{s}", seed=s, settings={}, metrics={}, curves={}, device=device)
+        dict(
+            key=f"s{s}", seed=s, settings={}, metrics={}, curves={}, device=device
+        )
         for s in range(seeds)
     ]
     return {
@@ -62,7 +65,9 @@ def bench(profile: str, device: str, commit: str = "0123abc") -> dict:
 def notebook(profile: str) -> dict:
     line = f"profile: {profile} | device: cuda = {H200}\n"
     out = {"output_type": "stream", "name": "stdout", "text": line}
-    cells = [{"cell_type": "code", "source": "", "outputs": [out], "metadata": {}}]
+    cells = [
+        {"cell_type": "code", "source": "", "outputs": [out], "metadata": {}}
+    ]
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -70,7 +75,9 @@ def pack(path: Path, files: dict[str, object]) -> None:
     with tarfile.open(path, "w:gz") as tar:
         for name, content in files.items():
             data = (
-                content if isinstance(content, bytes) else json.dumps(content).encode()
+                content
+                if isinstance(content, bytes)
+                else json.dumps(content).encode()
             )
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -99,7 +106,9 @@ def repo(tmp_path):
     """A checkout with a committed chapter, a CPU result and a chapter-time record."""
     repo = tmp_path / "repo"
     (repo / "book").mkdir(parents=True)
-    (repo / "book" / "01_degradation.ipynb").write_text(json.dumps(notebook("cpu")))
+    (repo / "book" / "01_degradation.ipynb").write_text(
+        json.dumps(notebook("cpu"))
+    )
     (repo / "results" / "lesion").mkdir(parents=True)
     stored = result("lesion", "long", 3, "CPU (x86_64)", "2026-12-02")
     (repo / "results" / "lesion" / "long.json").write_text(json.dumps(stored))
@@ -112,7 +121,11 @@ def repo(tmp_path):
 
 
 #: A chapter time recorded here long ago, which the device's copy carries along.
-OLD_CPU = {"commit": "e0a7274", "date": "2026-12-03T07:48:00+00:00", "device": "CPU"}
+OLD_CPU = {
+    "commit": "e0a7274",
+    "date": "2026-12-03T07:48:00+00:00",
+    "device": "CPU",
+}
 
 
 def device_files(tmp_path, repo) -> Path:
@@ -137,14 +150,18 @@ def device_files(tmp_path, repo) -> Path:
                 "settings": normalised(experiments()["final"].sizes["gpu"]),
                 "runs": [dict(key="s0", device=H200)],
             },
-            "results/final/smoke.json": result("final", "smoke", 1, "CPU (x86_64)"),
+            "results/final/smoke.json": result(
+                "final", "smoke", 1, "CPU (x86_64)"
+            ),
             "gpu-run/bench_d2l_fast.json": bench("gpu", H200, head),
             "gpu-run/bench_best.json": bench("smoke", "CPU (x86_64)"),
             "gpu-run/logs/bench.log": b"bench log\n",
             "results/execution.json": {  # ours, as the device's copy had it, + gpu
                 "chapters": {
                     "gpu": {"01_x.ipynb": chapter_time},
-                    "cpu": {"01_x.ipynb": {"seconds": 152, "provenance": OLD_CPU}},
+                    "cpu": {
+                        "01_x.ipynb": {"seconds": 152, "provenance": OLD_CPU}
+                    },
                 }
             },
             "../escaped.json": {"rows": []},
@@ -193,7 +210,10 @@ def test_uncommitted_work_is_never_overwritten(repo, tmp_path, capsys):
     mine = chapter.read_text()
     assert ingest(device_files(tmp_path, repo), repo, tmp_path) == 1
     assert chapter.read_text() == mine
-    assert "01_degradation.ipynb: it has uncommitted changes" in capsys.readouterr().out
+    assert (
+        "01_degradation.ipynb: it has uncommitted changes"
+        in capsys.readouterr().out
+    )
 
 
 def test_a_stored_gpu_result_with_more_runs_is_kept(repo, tmp_path, capsys):
@@ -204,7 +224,8 @@ def test_a_stored_gpu_result_with_more_runs_is_kept(repo, tmp_path, capsys):
     ingest(device_files(tmp_path, repo), repo, tmp_path)
     assert len(json.loads(stored.read_text())["runs"]) == 5
     assert (
-        "kept      results/lesion/gpu.json: ours has 5 runs" in capsys.readouterr().out
+        "kept      results/lesion/gpu.json: ours has 5 runs"
+        in capsys.readouterr().out
     )
 
 
@@ -247,15 +268,23 @@ def test_fewer_seeds_than_the_chapters_compare_stay_a_partial_result(
     )
     assert ingest(files_at, repo, tmp_path) == 0
     partial = repo / "results" / "lesion" / ".gpu.partial.json"
-    assert partial.is_file() and not (repo / "results" / "lesion" / "gpu.json").exists()
-    assert "git add -f results/lesion/.gpu.partial.json" in capsys.readouterr().out
+    assert (
+        partial.is_file()
+        and not (repo / "results" / "lesion" / "gpu.json").exists()
+    )
+    assert (
+        "git add -f results/lesion/.gpu.partial.json" in capsys.readouterr().out
+    )
     git(repo, "add", "-f", "results/lesion/.gpu.partial.json")
     git(repo, "commit", "-qm", "one seed at the gpu size")
     files_at = call(
-        tmp_path / "three", {"results/lesion/gpu.json": result("lesion", "gpu", 3)}
+        tmp_path / "three",
+        {"results/lesion/gpu.json": result("lesion", "gpu", 3)},
     )
     assert ingest(files_at, repo, tmp_path) == 0
-    assert (repo / "results" / "lesion" / "gpu.json").is_file() and not partial.exists()
+    assert (
+        repo / "results" / "lesion" / "gpu.json"
+    ).is_file() and not partial.exists()
     assert "results/lesion/.gpu.partial.json" not in git(repo, "ls-files")
 
 
@@ -267,11 +296,14 @@ def test_an_uncommitted_partial_result_is_not_overwritten(repo, tmp_path, capsys
     ingest(device_files(tmp_path, repo), repo, tmp_path)
     assert mine.read_text() == '{"runs": []}'
     assert (
-        "final/.gpu.partial.json: it has uncommitted changes" in capsys.readouterr().out
+        "final/.gpu.partial.json: it has uncommitted changes"
+        in capsys.readouterr().out
     )
 
 
-def test_a_chapter_changed_since_the_devices_copy_is_refused(repo, tmp_path, capsys):
+def test_a_chapter_changed_since_the_devices_copy_is_refused(
+    repo, tmp_path, capsys
+):
     files_at = device_files(tmp_path, repo)  # made from this HEAD
     chapter = repo / "book" / "01_degradation.ipynb"
     chapter.write_text(chapter.read_text() + " ")

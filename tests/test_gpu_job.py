@@ -91,9 +91,11 @@ def test_a_failing_or_hanging_step_does_not_stop_the_job(tmp_path):
     hang = next(s for s in summary["steps"] if s["name"] == "+hang")
     assert 2 <= hang["seconds"] < 15  # killed at its own limit
     names = members(tmp_path / "out" / "results.tar.gz")
-    assert {"gpu-run/made.txt", "gpu-run/after.txt", "gpu-run/logs/+boom.log"} <= set(
-        names
-    )
+    assert {
+        "gpu-run/made.txt",
+        "gpu-run/after.txt",
+        "gpu-run/logs/+boom.log",
+    } <= set(names)
     assert "going down" in (tmp_path / "out" / "job.log").read_text()
 
 
@@ -115,7 +117,9 @@ def test_the_summary_table_is_printed_last(tmp_path):
     assert "1 of 2 steps ok" in table[-1]
 
 
-def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(tmp_path):
+def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(
+    tmp_path,
+):
     # A budget too small for any real step: nothing is started, every step is named.
     result = run_job(
         tmp_path,
@@ -131,7 +135,9 @@ def test_steps_without_time_left_are_skipped_and_named_for_the_next_call(tmp_pat
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["skipped"] * 8
     assert "bench,reproduce-final,chapter-01" in summary["rerun"]
-    assert summary["rerun"].endswith("--best-seeds 3"), "the next call keeps the flags"
+    assert summary["rerun"].endswith(
+        "--best-seeds 3"
+    ), "the next call keeps the flags"
     assert "next call: python3 tools/gpu_job.py --steps bench," in result.stdout
 
 
@@ -153,7 +159,9 @@ def test_the_plan_runs_in_the_order_of_value():
     names = [s.name for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))]
     assert names[0] == "bench"
     assert (
-        names.index("reproduce-final") < names.index("best") < names.index("chapter-01")
+        names.index("reproduce-final")
+        < names.index("best")
+        < names.index("chapter-01")
     )
     # final chooses its recipe from the ablation's stored result: ablation runs first,
     # also in the parallel step, where the two run one after the other.
@@ -166,7 +174,9 @@ def test_the_plan_runs_in_the_order_of_value():
     )
     # The best recipe runs as many seeds (1 to 3) as fit in what is left.
     best = next(
-        s for s in job.default_steps("gpu", 1, "auto", Path("/tmp")) if s.name == "best"
+        s
+        for s in job.default_steps("gpu", 1, "auto", Path("/tmp"))
+        if s.name == "best"
     )
     assert best.argv(200)[best.argv(200).index("--seeds") + 1] == "1"
     assert best.argv(350)[best.argv(350).index("--seeds") + 1] == "2"
@@ -252,7 +262,8 @@ def make_carry(
     for name in wheels:
         (folder / "wheels" / name).write_bytes(b"w")
     with open(folder / "big.bin", "wb") as f:
-        f.truncate(int(mib * 1024 * 1024))  # sparse: its size counts, no disk is used
+        # sparse: its size counts, no disk is used
+        f.truncate(int(mib * 1024 * 1024))
     return folder
 
 
@@ -281,8 +292,14 @@ def test_the_carry_check_refuses_two_versions_of_a_wheel(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["gpu_execute.sh", "gpu_bench.sh"])
-def test_the_old_entry_points_say_to_run_make_gpu_carry_without_carry(tmp_path, script):
-    env = {**os.environ, "GPU_JOB_CARRY": str(tmp_path / "none"), "OUT": str(tmp_path)}
+def test_the_old_entry_points_say_to_run_make_gpu_carry_without_carry(
+    tmp_path, script
+):
+    env = {
+        **os.environ,
+        "GPU_JOB_CARRY": str(tmp_path / "none"),
+        "OUT": str(tmp_path),
+    }
     result = subprocess.run(
         ["bash", str(ROOT / "tools" / script)],
         capture_output=True,
@@ -360,7 +377,9 @@ def test_each_experiments_time_limit_is_one_and_a_half_times_its_estimate():
         ), f"{name}: {limit} s, estimate {per_seed} s"
 
 
-def test_results_made_on_the_device_name_the_carried_commit(tmp_path, monkeypatch):
+def test_results_made_on_the_device_name_the_carried_commit(
+    tmp_path, monkeypatch
+):
     # The device's copy of the tree has no .git: without the carried commit every
     # result's provenance would say "unknown (not a git checkout)".
     job = load(JOB)
@@ -370,7 +389,9 @@ def test_results_made_on_the_device_name_the_carried_commit(tmp_path, monkeypatc
     assert env["RESNET_COURSE_COMMIT"] == "0123abc-dirty"
     (tmp_path / "commit").unlink()
     monkeypatch.delenv("RESNET_COURSE_COMMIT", raising=False)
-    assert "RESNET_COURSE_COMMIT" not in job.child_env(None, None, tmp_path, tmp_path)
+    assert "RESNET_COURSE_COMMIT" not in job.child_env(
+        None, None, tmp_path, tmp_path
+    )
     assert job.COMMIT_ENV_VAR == results.COMMIT_ENV_VAR  # what git_commit reads
 
 

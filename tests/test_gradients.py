@@ -57,12 +57,16 @@ def test_unit_stack_is_eq4_unrolled():
 
 
 @pytest.mark.parametrize("residual", [True, False])
-def test_block_gradient_norms_have_one_value_per_block_input_plus_output(residual):
+def test_block_gradient_norms_have_one_value_per_block_input_plus_output(
+    residual,
+):
     torch.manual_seed(0)
     model = ResidualMLP(12, 8, num_blocks=5, out_features=3, residual=residual)
     x, y = torch.randn(16, 12), torch.randint(0, 3, (16,))
     norms = block_gradient_norms(model, x, y)
-    assert norms.shape == (6,) and torch.isfinite(norms).all() and (norms > 0).all()
+    assert (
+        norms.shape == (6,) and torch.isfinite(norms).all() and (norms > 0).all()
+    )
     assert all(
         p.grad is None for p in model.parameters()
     ), "measurement left gradients behind"
@@ -106,5 +110,7 @@ def test_frozen_batch_statistics_make_each_input_gradient_independent_of_the_bat
     assert not model.training
     torch.testing.assert_close(model(xs), in_training_mode, rtol=0, atol=1e-10)
     together = input_gradients(model, xs)
-    alone = torch.cat([input_gradients(model, xs[i : i + 1]) for i in range(len(xs))])
+    alone = torch.cat(
+        [input_gradients(model, xs[i : i + 1]) for i in range(len(xs))]
+    )
     torch.testing.assert_close(together, alone, rtol=0, atol=1e-12)

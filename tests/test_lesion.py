@@ -28,7 +28,12 @@ def model_and_data(residual=True):
 
 def test_downsampling_blocks_of_a_plain_network_are_not_deletable():
     model, _, _ = model_and_data(residual=False)
-    assert deletable_blocks(model) == [0, 1, 3, 5]  # blocks 2 and 4 open stages 2 and 3
+    assert deletable_blocks(model) == [
+        0,
+        1,
+        3,
+        5,
+    ]  # blocks 2 and 4 open stages 2 and 3
     with pytest.raises(ValueError, match="downsampling"):
         delete_blocks(model, [2])
     with pytest.raises(IndexError):
@@ -93,6 +98,10 @@ def test_random_lesions_delete_k_distinct_blocks(monkeypatch):
     assert all(0 <= e <= 1 for v in errors.values() for e in v)
     assert [len(d) for d in deleted] == [0, 2, 2, 2, 4]
     for indices in deleted:
-        assert len(set(indices)) == len(indices), f"a block was drawn twice: {indices}"
+        assert len(set(indices)) == len(
+            indices
+        ), f"a block was drawn twice: {indices}"
         assert set(indices) <= set(ordinary_blocks(model))
-    assert len({tuple(sorted(d)) for d in deleted[1:4]}) > 1, "the draws are not random"
+    assert (
+        len({tuple(sorted(d)) for d in deleted[1:4]}) > 1
+    ), "the draws are not random"

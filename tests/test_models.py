@@ -16,7 +16,12 @@ def test_cifar_resnet18_keeps_28_pixels_in_its_first_stage():
     model = cifar_resnet18()
     assert count_parameters(model) == 11_172_810
     x = torch.zeros(2, 1, 28, 28)
-    assert model.layer1(model.relu(model.bn1(model.conv1(x)))).shape == (2, 64, 28, 28)
+    assert model.layer1(model.relu(model.bn1(model.conv1(x)))).shape == (
+        2,
+        64,
+        28,
+        28,
+    )
     assert model(x).shape == (2, 10)
     assert cifar_resnet18(width=8)(x).shape == (2, 10)
 

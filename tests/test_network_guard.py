@@ -24,7 +24,8 @@ def test_loopback_connections_still_work():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
-    server.settimeout(5)  # a connect that only pretends fails here, not by hanging
+    # a connect that only pretends fails here, not by hanging
+    server.settimeout(5)
     client = socket.socket()
     client.settimeout(5)
     client.connect(server.getsockname())  # the guard lets loopback through

@@ -23,11 +23,15 @@ from resnet_course.paths import (
 def test_linear_units_output_equals_the_sum_over_all_paths(n):
     g = torch.Generator().manual_seed(n)
     branches = [
-        0.5 * torch.randn(4, 4, generator=g, dtype=torch.float64) for _ in range(n)
+        0.5 * torch.randn(4, 4, generator=g, dtype=torch.float64)
+        for _ in range(n)
     ]
     x = torch.randn(4, generator=g, dtype=torch.float64)
     torch.testing.assert_close(
-        path_sum(branches, x), linear_units_output(branches, x), rtol=0, atol=1e-12
+        path_sum(branches, x),
+        linear_units_output(branches, x),
+        rtol=0,
+        atol=1e-12,
     )
 
 
@@ -35,7 +39,9 @@ def test_path_sum_needs_the_order_of_the_branches():
     # Matrices do not commute: the identity only holds when each path applies its
     # branches in order.
     g = torch.Generator().manual_seed(0)
-    branches = [torch.randn(3, 3, generator=g, dtype=torch.float64) for _ in range(3)]
+    branches = [
+        torch.randn(3, 3, generator=g, dtype=torch.float64) for _ in range(3)
+    ]
     x = torch.randn(3, generator=g, dtype=torch.float64)
     assert not torch.allclose(
         path_sum(branches[::-1], x), linear_units_output(branches, x)
@@ -53,7 +59,9 @@ def test_path_of_length_zero_is_the_input_and_full_path_is_the_product():
 def test_path_lengths_follow_binomial_counts(n):
     counts = path_length_counts(n)
     assert sum(counts) == 2**n == len(all_paths(n))
-    by_length = [sum(1 for p in all_paths(n) if sum(p) == k) for k in range(n + 1)]
+    by_length = [
+        sum(1 for p in all_paths(n) if sum(p) == k) for k in range(n + 1)
+    ]
     assert by_length == counts
 
 
@@ -61,7 +69,9 @@ def test_binomial_summary_of_54_blocks():
     s = binomial_summary(54)
     assert s["mean"] == 27 and s["std"] == pytest.approx(math.sqrt(54) / 2)
     within = sum(
-        math.comb(54, k) for k in range(54 + 1) if abs(k - 27) <= math.sqrt(54) / 2
+        math.comb(54, k)
+        for k in range(54 + 1)
+        if abs(k - 27) <= math.sqrt(54) / 2
     )
     assert s["share_within_one_std"] == pytest.approx(within / 2**54)
     assert 0.6 < s["share_within_one_std"] < 0.8

@@ -92,7 +92,10 @@ def test_legend_outside_right_sits_beside_the_axes(book_style):
     legend_outside(ax, where="right")
     axes_box, legend_box = boxes(fig, ax)
     assert legend_box.x0 >= axes_box.x1
-    assert len([c for c in ax.get_children() if isinstance(c, mpl.legend.Legend)]) == 1
+    assert (
+        len([c for c in ax.get_children() if isinstance(c, mpl.legend.Legend)])
+        == 1
+    )
 
 
 def test_legend_outside_names_the_places_it_knows(book_style):

@@ -39,7 +39,9 @@ def test_one_function_resolves_every_device_name(monkeypatch):
     monkeypatch.setattr(profiles.torch.cuda, "is_available", lambda: False)
     assert profiles.resolve_device("auto").type == "cpu"
     assert profiles.resolve_device("cpu").type == "cpu"
-    with pytest.raises(ValueError, match="CUDA is not available; use --device cpu"):
+    with pytest.raises(
+        ValueError, match="CUDA is not available; use --device cpu"
+    ):
         profiles.resolve_device("cuda:1")
     for bad in ("tpu", "gpu", "cuda:x"):
         with pytest.raises(
@@ -56,7 +58,9 @@ def fake_gpu(monkeypatch, capability, name="NVIDIA Fake"):
     monkeypatch.delenv(profiles.PROFILE_ENV_VAR, raising=False)
     monkeypatch.setattr(profiles.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(
-        profiles.torch.cuda, "get_device_capability", lambda device=None: capability
+        profiles.torch.cuda,
+        "get_device_capability",
+        lambda device=None: capability,
     )
     monkeypatch.setattr(
         profiles.torch.cuda, "get_device_name", lambda device=None: name
@@ -89,7 +93,9 @@ def test_an_h100_class_gpu_runs_the_gpu_profile(monkeypatch, capability):
     assert line.startswith("profile: gpu | device: cuda") and "\n" not in line
 
 
-def test_an_amd_gpu_runs_the_cpu_sizes_whatever_its_capability_number(monkeypatch):
+def test_an_amd_gpu_runs_the_cpu_sizes_whatever_its_capability_number(
+    monkeypatch,
+):
     # ROCm reports the gfx architecture as the capability: an MI250 (gfx90a) gives 9.0.
     fake_gpu(monkeypatch, (9, 0), "AMD Instinct MI250X")
     monkeypatch.setattr(profiles.torch.version, "hip", "6.2.41133", raising=False)
@@ -100,12 +106,18 @@ def test_the_environment_variable_overrides_the_gpu_rule(monkeypatch):
     fake_gpu(monkeypatch, (7, 5), "Tesla T4")
     monkeypatch.setenv(profiles.PROFILE_ENV_VAR, "gpu")
     assert profiles.current_profile() == "gpu"
-    assert "\n" not in profiles.describe_run(), "no advice once the reader has chosen"
+    assert (
+        "\n" not in profiles.describe_run()
+    ), "no advice once the reader has chosen"
 
 
 def test_a_cpu_is_named_by_its_model_so_timings_of_two_machines_differ(tmp_path):
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu\n")
+    info.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu\n"
+    )
     assert profiles.cpu_model(str(info)).startswith("AMD EPYC 7B13, ")
-    assert profiles.cpu_model(str(tmp_path / "none")) == profiles.platform.machine()
+    assert (
+        profiles.cpu_model(str(tmp_path / "none")) == profiles.platform.machine()
+    )
     assert profiles.device_name("cpu").startswith("CPU (")

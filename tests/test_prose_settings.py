@@ -32,7 +32,9 @@ def listed(values) -> str:
     """6, 20 and 50"""
     values = [str(v) for v in values]
     return (
-        values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
+        values[0]
+        if len(values) == 1
+        else f"{', '.join(values[:-1])} and {values[-1]}"
     )
 
 
@@ -43,7 +45,8 @@ def seeds(result: dict) -> str:
 
 def nets(pairs) -> list[str]:
     return [
-        ("ResNet" if kind == "residual" else "plain") + f"-{d}" for kind, d in pairs
+        ("ResNet" if kind == "residual" else "plain") + f"-{d}"
+        for kind, d in pairs
     ]
 
 
@@ -99,7 +102,9 @@ SETUPS: list[tuple[str, str, str, str, Callable[[dict, dict], list[str]]]] = [
         "the `cpu` size trains",
         "identity",
         "cpu",
-        lambda s, r: [f"trains {listed(s['blocks'])} blocks for {s['steps']} steps"],
+        lambda s, r: [
+            f"trains {listed(s['blocks'])} blocks for {s['steps']} steps"
+        ],
     ),
     (
         "02_residual_learning",
@@ -205,10 +210,15 @@ def paragraph(chapter: str, anchor: str) -> str:
     SETUPS,
     ids=[f"{c[:2]}-{name}-{size}" for c, _, name, size, _ in SETUPS],
 )
-def test_the_setup_in_the_text_is_the_one_that_ran(chapter, anchor, name, size, says):
+def test_the_setup_in_the_text_is_the_one_that_ran(
+    chapter, anchor, name, size, says
+):
     if size == STORED:
         result = load_result(name)
-        settings, where = result["settings"], f"results/{name}/{result['size']}.json"
+        settings, where = (
+            result["settings"],
+            f"results/{name}/{result['size']}.json",
+        )
     else:
         result = {"runs": []}
         settings, where = experiments()[name].sizes[size], f"{name}'s {size} size"

@@ -26,7 +26,14 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RESNET_COURSE_NO_DOWNLOAD": "1"}
 
 def reproduce(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "resnet_course", "reproduce", *args, "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "resnet_course",
+            "reproduce",
+            *args,
+            "--no-progress",
+        ],
         capture_output=True,
         text=True,
         env=ENV,
@@ -42,11 +49,15 @@ def test_help_lists_every_experiment_with_its_expected_minutes():
         env=ENV,
     ).stdout
     for name, exp in experiments().items():
-        line = next(line for line in out.splitlines() if line.startswith(name + " "))
+        line = next(
+            line for line in out.splitlines() if line.startswith(name + " ")
+        )
         assert f"{exp.minutes['long']:.1f}" in line, line
 
 
-def test_reproduce_all_at_smoke_size_writes_every_result_with_provenance(tmp_path):
+def test_reproduce_all_at_smoke_size_writes_every_result_with_provenance(
+    tmp_path,
+):
     done = reproduce("all", "--size", "smoke", "--results", str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     for name in experiments():
@@ -92,7 +103,9 @@ def test_a_killed_run_continues_where_it_stopped(tmp_path):
         )
     )
     assert 2 <= len(before) < total
-    again = reproduce("mlp_degradation", "--size", "smoke", "--results", str(tmp_path))
+    again = reproduce(
+        "mlp_degradation", "--size", "smoke", "--results", str(tmp_path)
+    )
     assert again.returncode == 0, again.stderr
     assert f"{total - len(before)} of {total} runs to do" in again.stdout
     result = load_result("mlp_degradation", "smoke", tmp_path)
@@ -120,9 +133,13 @@ def test_bad_input_is_one_clear_message(args, message, tmp_path):
 def test_an_unwritable_results_folder_is_refused_before_any_run(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    done = reproduce("identity", "--size", "smoke", "--results", str(blocker / "x"))
+    done = reproduce(
+        "identity", "--size", "smoke", "--results", str(blocker / "x")
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "cannot write results into" in done.stderr and "--results" in done.stderr
+    assert (
+        "cannot write results into" in done.stderr and "--results" in done.stderr
+    )
     assert "runs to do" not in done.stdout
 
 
@@ -160,7 +177,10 @@ def test_every_committed_result_is_complete():
             continue
         result = json.loads(path.read_text())
         assert check_schema(result) == [], path
-        assert path.stem == result["size"] and path.parent.name == result["experiment"]
+        assert (
+            path.stem == result["size"]
+            and path.parent.name == result["experiment"]
+        )
 
 
 def test_no_progress_silences_the_training_loops_bars_too(tmp_path):
@@ -169,7 +189,9 @@ def test_no_progress_silences_the_training_loops_bars_too(tmp_path):
         "preact", "--size", "smoke", "--seeds", "1", "--results", str(tmp_path)
     )
     assert done.returncode == 0, done.stderr
-    assert "it/s" not in done.stderr and "%|" not in done.stderr, done.stderr[-500:]
+    assert "it/s" not in done.stderr and "%|" not in done.stderr, done.stderr[
+        -500:
+    ]
 
 
 def test_a_stored_run_made_with_other_settings_is_run_again(tmp_path):
@@ -182,7 +204,9 @@ def test_a_stored_run_made_with_other_settings_is_run_again(tmp_path):
     assert first.returncode == 0, first.stderr
     path = tmp_path / "final" / "smoke.json"
     stored = json.loads(path.read_text())
-    stored["runs"][0]["settings"]["dropped"] = ["no random erasing"]  # another recipe
+    stored["runs"][0]["settings"]["dropped"] = [
+        "no random erasing"
+    ]  # another recipe
     path.write_text(json.dumps(stored))
     again = reproduce(
         "final", "--size", "smoke", "--seeds", "1", "--results", str(tmp_path)

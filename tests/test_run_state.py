@@ -93,9 +93,13 @@ def test_the_compiled_warm_up_leaves_the_weights_unchanged(
     assert state.history.compile == "default"
     before = copy.deepcopy(state.state_dict())
     x, y = tiny_data.train_images, tiny_data.train_labels
-    seconds = warm_up(state, cfg, x, y, tiny_data.test_images, tiny_data.test_labels)
+    seconds = warm_up(
+        state, cfg, x, y, tiny_data.test_images, tiny_data.test_labels
+    )
     assert seconds > 0
-    assert equal(state.state_dict(), before), "the warm-up changed the run's state"
+    assert equal(
+        state.state_dict(), before
+    ), "the warm-up changed the run's state"
 
 
 def test_a_run_with_the_warm_up_ends_as_one_without(

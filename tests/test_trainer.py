@@ -35,7 +35,9 @@ def tiny_data():
     return load_fashion_mnist("cpu", n_train=192, n_test=128)
 
 
-def test_checkpoint_holds_everything_and_loads_with_weights_only(tmp_path, tiny_data):
+def test_checkpoint_holds_everything_and_loads_with_weights_only(
+    tmp_path, tiny_data
+):
     train(
         TrainConfig(**{**TINY, "epochs": 1}, checkpoint_dir=str(tmp_path)),
         data=tiny_data,
@@ -77,7 +79,9 @@ def test_resume_with_other_settings_is_refused(tmp_path, tiny_data):
 def test_resume_without_a_checkpoint_says_so(tmp_path, tiny_data):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(
-            TrainConfig(**TINY, checkpoint_dir=str(tmp_path / "empty"), resume=True),
+            TrainConfig(
+                **TINY, checkpoint_dir=str(tmp_path / "empty"), resume=True
+            ),
             data=tiny_data,
         )
 
@@ -85,7 +89,10 @@ def test_resume_without_a_checkpoint_says_so(tmp_path, tiny_data):
 def test_non_finite_loss_stops_at_the_step_and_suggests_a_lower_rate(tiny_data):
     nan_images = torch.full_like(tiny_data.train_images, math.nan)
     data = FashionMNIST(
-        nan_images, tiny_data.train_labels, tiny_data.test_images, tiny_data.test_labels
+        nan_images,
+        tiny_data.train_labels,
+        tiny_data.test_images,
+        tiny_data.test_labels,
     )
     # 3 steps per epoch, checked every 2: the periodic check stops the run at step 2,
     # before the end-of-epoch check would (step 3).

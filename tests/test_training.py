@@ -50,9 +50,19 @@ def test_non_finite_loss_names_the_step_and_suggests_a_lower_rate():
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
     with torch.no_grad():
         model[1].weight.fill_(math.inf)
-    with pytest.raises(NonFiniteLossError, match=r"step \d+ of .*lower learning rate"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"step \d+ of .*lower learning rate"
+    ):
         train_classifier(
-            model, x, y, x, y, epochs=1, batch_size=32, log_every=1, progress=False
+            model,
+            x,
+            y,
+            x,
+            y,
+            epochs=1,
+            batch_size=32,
+            log_every=1,
+            progress=False,
         )
 
 

@@ -37,7 +37,9 @@ def test_one_frame_per_value_and_only_the_initial_one_shown():
     images = re.findall(r"<img [^>]*>", out)
     assert len(images) == len(VALUES)
     assert [" hidden" in img for img in images] == [True, False, True]
-    assert re.search(r'<input type="range" min="0" max="2" step="1" value="1"', out)
+    assert re.search(
+        r'<input type="range" min="0" max="2" step="1" value="1"', out
+    )
     assert "<output>1.0</output>" in out and "strength s" in out
 
 
@@ -128,10 +130,14 @@ def browser_page(pw, errors):
 
     if chromium_path() is None:
         pytest.skip("no Chromium here (sudo apt-get install chromium)")
-    browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    browser = pw.chromium.launch(
+        executable_path=chromium_path(), args=CHROMIUM_ARGS
+    )
     page = browser.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on(
+        "console", lambda m: errors.append(m.text) if m.type == "error" else None
+    )
     return page
 
 
@@ -150,9 +156,13 @@ def test_moving_the_slider_shows_the_figure_of_its_value(tmp_path):
         page.keyboard.press("End")
         assert second.locator("output").inner_text() == "2.0"
         assert figure.get_attribute("alt") == "strength s = 2.0"
-        assert figure.screenshot() != before, "the figure did not change with the value"
+        assert (
+            figure.screenshot() != before
+        ), "the figure did not change with the value"
         first = page.locator("#first .frame-slider")
-        assert first.locator("output").inner_text() == "1.0", "the other copy moved"
+        assert (
+            first.locator("output").inner_text() == "1.0"
+        ), "the other copy moved"
         assert first.locator("img:not([hidden])").count() == 1
         # The classic Notebook (jQuery) inserts the HTML, then runs its scripts in head.
         page.evaluate(CLASSIC_NOTEBOOK, slider)

@@ -202,7 +202,11 @@ def accuracy_status(bench: dict[str, dict]) -> str:
     slowest = max(r["train_seconds"] for r in rows)
     enough = len(rows) >= BEST_SEEDS
     met = mean >= BEST_ACC and slowest <= BEST_S and enough
-    few = "" if enough else f"; {len(rows)} seed(s), not the {BEST_SEEDS} the goal asks"
+    few = (
+        ""
+        if enough
+        else f"; {len(rows)} seed(s), not the {BEST_SEEDS} the goal asks"
+    )
     return (
         f"{'met' if met else '**missed**'}: {pm(mean, sd, digits=2)} over"
         f" {len(rows)} seed(s), longest training {slowest:.0f} s{few}; {where(run)}"
@@ -272,7 +276,9 @@ def bench_section() -> list[str]:
     for name, run in bench.items():
         made = run["meta"].get("provenance", {})
         rows = [BenchRow(**r) for r in run["rows"]]
-        complete = "" if run["meta"].get("complete") else " (stopped before the end)"
+        complete = (
+            "" if run["meta"].get("complete") else " (stopped before the end)"
+        )
         notes = [f"- {line}" for line in bench_summary(rows).splitlines()]
         lines += [
             f"`results/bench/{name}.json`{complete}: `{made.get('command', '?')}` on"

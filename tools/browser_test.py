@@ -9,7 +9,7 @@ status is 1, when a page:
 * logs a console error or throws, fails a request or asks another host for anything
   (the site must work offline), leaves math untypeset or raw TeX in its text, fails to
   load an image, does not draw a saved widget, or links to a missing page or #anchor;
-* (1280) has a code cell wider than its column (the chapters' code is 88 characters
+* (1280) has a code cell wider than its column (the chapters' code is 82 characters
   wide, see tests/test_notebook_style.py), or shows "NBVAL" anywhere;
 * (both) lets anything scroll sideways without a visible scrollbar, or cuts off or runs
   a display equation or inline math out of the text column;
@@ -69,7 +69,13 @@ PHONE = {
     "has_touch": True,
 }
 SEARCH_TERM = "residual"
-SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", "_sphinx_design_static"}
+SKIP_DIRS = {
+    "_static",
+    "_sources",
+    "_images",
+    "_downloads",
+    "_sphinx_design_static",
+}
 # A printed line laid out in columns: indented, a run of spaces or a tab between words,
 # box drawing.  The same definition as _ext/text_outputs.py (which lets the rest wrap).
 COLUMNS = r"/^[ \t]+\S|\S[ \t]{2,}\S|\t|[\u2500-\u257f]/"
@@ -298,7 +304,12 @@ ON_SCREEN_JS = r"""
 NAVIGATION = [
     # (button, a link it must bring on screen, the button's name, what that shows)
     (".primary-toggle", "nav.bd-docs-nav a", "the hamburger", "the chapter list"),
-    (".secondary-toggle", "nav.page-toc a", "the contents button", "the page contents"),
+    (
+        ".secondary-toggle",
+        "nav.page-toc a",
+        "the contents button",
+        "the page contents",
+    ),
 ]
 
 
@@ -532,14 +543,18 @@ def check_search(page, url: str, problem) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("site", nargs="?", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument(
+        "site", nargs="?", type=Path, default=ROOT / "_build" / "html"
+    )
     parser.add_argument(
         "--screenshots",
         type=Path,
         default=None,
         help="folder for the screenshots (default: <site>/../screenshots)",
     )
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per page")
+    parser.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds per page"
+    )
     args = parser.parse_args()
     site = args.site.resolve()
     if not (site / "index.html").exists():
@@ -567,7 +582,9 @@ def main() -> int:
         if url.startswith((base + "/", "data:", "blob:", "file:")):
             route.continue_()
         else:
-            problem(f"request to another host (the site must work offline): {url}")
+            problem(
+                f"request to another host (the site must work offline): {url}"
+            )
             route.abort()
 
     def on_response(response):
@@ -671,7 +688,9 @@ def main() -> int:
             for msg in phone.evaluate(LAYOUT_JS, True):
                 problem(f"phone: {msg}")
             phone.wait_for_load_state("networkidle")
-            phone.screenshot(path=str(shots / f"phone__{shot}.png"), full_page=True)
+            phone.screenshot(
+                path=str(shots / f"phone__{shot}.png"), full_page=True
+            )
             check_navigation(phone, problem)
             check_figure_zoom(phone, problem)
             check_sliders(phone, problem, "phone")
@@ -709,7 +728,10 @@ def main() -> int:
                 INSPECT_JS
             )  # let MathJax and the images finish before leaving
             page.screenshot(path=str(shots / f"{shot}.png"), full_page=True)
-            report[f"search.html ({where})"] = {"query": SEARCH_TERM, "results": hits}
+            report[f"search.html ({where})"] = {
+                "query": SEARCH_TERM,
+                "results": hits,
+            }
         browser.close()
     server.shutdown()
 

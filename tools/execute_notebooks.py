@@ -46,7 +46,9 @@ def execute(path: Path, profile: str | None, timeout: int) -> float:
     return seconds
 
 
-def record(path: Path, notebook: Path, seconds: float, profile: str | None) -> None:
+def record(
+    path: Path, notebook: Path, seconds: float, profile: str | None
+) -> None:
     """Add (or replace) one notebook's wall time under its profile in the JSON file
     ``path`` (``results/execution.json``): ``{"provenance": <the latest execution's>,
     "chapters": {profile: {notebook: {"seconds": ..., "provenance": {...}}}}}``, each
@@ -71,9 +73,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", choices=["smoke", "cpu", "gpu"])
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument(
-        "--record", type=Path, help="JSON file that keeps each notebook's wall time"
+        "--timeout", type=int, default=1800, help="seconds per cell"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="JSON file that keeps each notebook's wall time",
     )
     args = parser.parse_args()
     notebooks = args.notebooks or toc_notebooks()

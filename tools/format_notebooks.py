@@ -1,11 +1,11 @@
-"""Keep the chapters' code readable on the site: formatted at 88 columns, markers as tags.
+"""Keep the chapters' code readable on the site: formatted by black, markers as tags.
 
     python tools/format_notebooks.py [book/NN_chapter.ipynb ...]     # default: every chapter
 
 * A first line ``# NBVAL_IGNORE_OUTPUT`` / ``# NBVAL_SKIP`` becomes the cell tag
   ``nbval-ignore-output`` / ``nbval-skip`` (readers never see test markers).
 * Every code cell without shell or line magics is formatted by black at the line length
-  of ``pyproject.toml`` (88).  Outputs are kept: formatting does not change what runs.
+  of ``pyproject.toml``.  Outputs are kept: formatting does not change what runs.
 * In ``#@save`` cells every top-level definition is replaced by the package's source, so a
   chapter always shows the package's code (``tests/test_book.py`` checks it).
 
@@ -27,19 +27,24 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from book_files import book_notebooks  # noqa: E402
+from book_files import book_notebooks, code_line_length  # noqa: E402
 
-MARKERS = {"# NBVAL_IGNORE_OUTPUT": "nbval-ignore-output", "# NBVAL_SKIP": "nbval-skip"}
+MARKERS = {
+    "# NBVAL_IGNORE_OUTPUT": "nbval-ignore-output",
+    "# NBVAL_SKIP": "nbval-skip",
+}
 # Preview string processing splits long string literals, as long f-strings are common here.
 MODE = black.Mode(
-    line_length=88,
+    line_length=code_line_length(),  # the package's: #@save cells show its code
     preview=True,
     enabled_features={black.mode.Preview.string_processing},
 )
 
 
 def has_magic(source: str) -> bool:
-    return any(line.lstrip().startswith(("!", "%")) for line in source.splitlines())
+    return any(
+        line.lstrip().startswith(("!", "%")) for line in source.splitlines()
+    )
 
 
 def move_markers_to_tags(cell) -> None:
@@ -77,7 +82,8 @@ def format_cell(cell) -> None:
         return
     saved = cell.source.startswith("#@save")
     source = black.format_str(cell.source, mode=MODE).rstrip("\n")
-    if saved:  # black writes "# @save"; the marker stays as the book's tests expect it
+    # black writes "# @save"; the marker stays as the book's tests expect it
+    if saved:
         source = (
             "#@save"
             + source.split("\n", 1)[0].removeprefix("# @save")

@@ -87,7 +87,9 @@ class Ingest:
         if target.exists() and target.read_bytes() == data:
             self.say("unchanged", rel, why)
         elif target.exists() and uncommitted(self.root, rel):
-            self.say("refused", rel, "it has uncommitted changes; commit or move them")
+            self.say(
+                "refused", rel, "it has uncommitted changes; commit or move them"
+            )
         else:
             if not self.dry_run:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +161,9 @@ def read_file(path: Path) -> dict:
     return (read_json(path.read_bytes()) if path.exists() else None) or {}
 
 
-def result_problem(result: dict | None, experiment: str, size: str, partial: bool):
+def result_problem(
+    result: dict | None, experiment: str, size: str, partial: bool
+):
     """Why a stored (or partial) result cannot be taken, or None."""
     if result is None:
         return "not JSON"
@@ -191,8 +195,12 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     devices = sorted({r.get("device", "") for r in result["runs"]})
     if not partial:
         devices = sorted({*devices, result["provenance"]["device"]})
-    if not job.allow_cpu and (size != "gpu" or any(names_a_cpu(d) for d in devices)):
-        why = f"made at size {size} on {', '.join(devices) or 'no run'}, not a GPU"
+    if not job.allow_cpu and (
+        size != "gpu" or any(names_a_cpu(d) for d in devices)
+    ):
+        why = (
+            f"made at size {size} on {', '.join(devices) or 'no run'}, not a GPU"
+        )
         return job.say("refused", name, why)
     if not partial:
         job.commits.add(result["provenance"]["commit"])
@@ -203,14 +211,20 @@ def take_result(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     partial_rel = partial_path(experiment, size, RESULTS).as_posix()
     rel = final if seeds >= MIN_SEEDS and not partial else partial_rel
     if rel != final and complete(job.root / final):
-        return job.say("kept", final, "complete already; the device's runs add nothing")
+        return job.say(
+            "kept", final, "complete already; the device's runs add nothing"
+        )
     old = runs_kept(job.root / rel, result)
     if old is not None:
         return job.say(
-            "kept", rel, f"ours has {old} runs, the device's {len(result['runs'])}"
+            "kept",
+            rel,
+            f"ours has {old} runs, the device's {len(result['runs'])}",
         )
     if rel == final:
-        job.write(rel, data, f"{len(result['runs'])} runs on {', '.join(devices)}")
+        job.write(
+            rel, data, f"{len(result['runs'])} runs on {', '.join(devices)}"
+        )
         return drop_partial(job, partial_rel)
     job.write(
         rel,
@@ -249,7 +263,9 @@ def drop_partial(job: Ingest, rel: str) -> None:
     if not (job.root / rel).exists():
         return
     if uncommitted(job.root, rel):
-        return job.say("kept", rel, "not committed, so not removed: delete it by hand")
+        return job.say(
+            "kept", rel, "not committed, so not removed: delete it by hand"
+        )
     if not job.dry_run:
         subprocess.run(["git", "rm", "-q", "--", rel], cwd=job.root, check=True)
     job.say("removed", rel, "git rm: the complete result replaces it")
@@ -269,7 +285,9 @@ def take_bench(job: Ingest, name: str, data: bytes, match: re.Match) -> None:
     rel = f"results/bench/{match.group(1)}.json"
     old = len(read_file(job.root / rel).get("rows", []))
     if old > len(rows):
-        return job.say("kept", rel, f"ours has {old} rows, the device's {len(rows)}")
+        return job.say(
+            "kept", rel, f"ours has {old} rows, the device's {len(rows)}"
+        )
     job.write(rel, data, f"{len(rows)} rows on {rows[0]['device']}")
 
 
@@ -310,8 +328,14 @@ def take_notebook(job: Ingest, name: str, data: bytes) -> None:
     found = PROFILE_LINE.search(text)
     profile = found.group(1) if found else "unknown"
     if not job.allow_cpu and profile != "gpu":
-        return job.say("refused", name, f"executed at the {profile} profile, not gpu")
-    ran = {c.removesuffix("-dirty") for c in job.commits if not c.startswith("unknown")}
+        return job.say(
+            "refused", name, f"executed at the {profile} profile, not gpu"
+        )
+    ran = {
+        c.removesuffix("-dirty")
+        for c in job.commits
+        if not c.startswith("unknown")
+    }
     if len(ran) != 1 or changed_since(job.root, ran.pop(), name):
         return job.say(
             "refused",
@@ -379,15 +403,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files_at", type=Path, help="the folder with results.tar.gz")
     p.add_argument("--dry-run", action="store_true", help="write nothing")
-    p.add_argument("--allow-cpu", action="store_true", help="take CPU-made files too")
-    p.add_argument("--root", type=Path, default=ROOT, help="the repository to fill")
+    p.add_argument(
+        "--allow-cpu", action="store_true", help="take CPU-made files too"
+    )
+    p.add_argument(
+        "--root", type=Path, default=ROOT, help="the repository to fill"
+    )
     p.add_argument(
         "--staging",
         type=Path,
         help="unpack here (default /tmp/gpu-back/<FILES_AT's name>)",
     )
     args = p.parse_args(argv)
-    args.staging = args.staging or Path("/tmp/gpu-back") / args.files_at.resolve().name
+    args.staging = (
+        args.staging or Path("/tmp/gpu-back") / args.files_at.resolve().name
+    )
     job = Ingest(args.root, args.staging, args.dry_run, args.allow_cpu)
     try:
         args.staging.mkdir(parents=True, exist_ok=True)

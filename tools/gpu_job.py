@@ -314,7 +314,9 @@ def default_steps(
     return steps
 
 
-def setup_steps(job: Job, python: str, no_wheels: bool, site: Path, data: Path | None):
+def setup_steps(
+    job: Job, python: str, no_wheels: bool, site: Path, data: Path | None
+):
     """Install the carried wheels, describe the machine, run the preflight."""
     wheels = sorted((CARRY / "wheels").glob("*.whl"))
     steps = []
@@ -372,7 +374,9 @@ def setup_steps(job: Job, python: str, no_wheels: bool, site: Path, data: Path |
     pre = [python, str(ROOT / "tools" / "gpu_preflight.py")]
     if data is not None:
         pre += ["--data", str(data)]
-    steps.append(Step("preflight", pre, limit=90, min_start=0, note="modules and data"))
+    steps.append(
+        Step("preflight", pre, limit=90, min_start=0, note="modules and data")
+    )
     return steps
 
 
@@ -424,7 +428,9 @@ def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
             proc.wait(timeout=grace)
             if sig == signal.SIGTERM:
                 time.sleep(0.2)
-                below = [(p, t) for p, t in below if t is not None and started(p) == t]
+                below = [
+                    (p, t) for p, t in below if t is not None and started(p) == t
+                ]
                 if not below:
                     return
         except subprocess.TimeoutExpired:
@@ -442,7 +448,8 @@ def last_frame(line: bytes) -> bytes:
 def run_step(job: Job, step: Step) -> None:
     """Run one step under its limit, its output teed to its log, job.log and stdout."""
     left = job.left()
-    if step.status == "failed":  # refused before it could start (wheels without .carry)
+    # refused before it could start (wheels without .carry)
+    if step.status == "failed":
         return
     if left < step.min_start:
         step.status = "skipped"
@@ -460,7 +467,11 @@ def run_step(job: Job, step: Step) -> None:
     shown = step.command = shlex.join(argv)
     job.say(
         f"=== {step.name} (limit {step.given:.0f} s, {left:.0f} s of the budget left): "
-        + (shown if len(shown) < 400 else shown[:300] + f" ... ({len(argv)} words)")
+        + (
+            shown
+            if len(shown) < 400
+            else shown[:300] + f" ... ({len(argv)} words)"
+        )
     )
     logs = job.run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -578,7 +589,9 @@ def summary_lines(job: Job, rerun: str | None) -> list[str]:
     )
     if rerun:
         lines.insert(0, f"not reached or out of time; next call: {rerun}")
-        lines.insert(1, "(add --budget SECONDS when that call may run less than 600 s)")
+        lines.insert(
+            1, "(add --budget SECONDS when that call may run less than 600 s)"
+        )
     return lines
 
 
@@ -609,7 +622,8 @@ def write_summary(job: Job, rerun: str | None) -> list[str]:
 
 def rerun_command(job: Job, args: argparse.Namespace) -> str | None:
     """The call that runs what was not reached (and what ran out of time: reproduce
-    continues from the partial result tools/gpu_ingest.py kept and git committed)."""
+    continues from the partial result tools/gpu_ingest.py kept and git committed).
+    """
     todo = [
         s.name
         for s in job.steps
@@ -660,7 +674,12 @@ def extra_steps(specs: list[str]) -> list[Step]:
     for spec in specs:
         head, sep, command = spec.partition("=")
         name, _, seconds = head.partition(":")
-        if not sep or not name or not command or (seconds and not seconds.isdigit()):
+        if (
+            not sep
+            or not name
+            or not command
+            or (seconds and not seconds.isdigit())
+        ):
             raise SystemExit(
                 f"gpu_job: --add wants NAME[:SECONDS]=COMMAND, got {spec!r}"
             )
@@ -695,7 +714,8 @@ def child_env(
     if data is not None:
         env["FASHION_MNIST_DIR"] = str(data)
     commit = carried_commit()
-    if commit:  # the copy has no .git: results name the commit the carry was made at
+    # the copy has no .git: results name the commit the carry was made at
+    if commit:
         env[COMMIT_ENV_VAR] = commit
     env.update(
         RESNET_COURSE_NO_DOWNLOAD="1",
@@ -718,7 +738,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--steps", help="comma-separated steps or prefixes (default: all, in order)"
+        "--steps",
+        help="comma-separated steps or prefixes (default: all, in order)",
     )
     p.add_argument(
         "--add",
@@ -780,7 +801,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-wheels", action="store_true", help="use the packages as they are"
     )
     p.add_argument(
-        "--no-setup", action="store_true", help="no wheels, machine or preflight step"
+        "--no-setup",
+        action="store_true",
+        help="no wheels, machine or preflight step",
     )
     p.add_argument("--list", action="store_true", help="print the plan and exit")
     return p.parse_args(argv)
@@ -828,7 +851,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = args.work or Path(os.environ.get("GPU_JOB_WORK", "/tmp/gpu-job-work"))
     plan = select(
-        default_steps(args.profile, args.seeds, args.best_seeds, work / "gpu-run"),
+        default_steps(
+            args.profile, args.seeds, args.best_seeds, work / "gpu-run"
+        ),
         args.steps,
     ) + extra_steps(args.add)
     if args.list:  # reads nothing, writes nothing
@@ -849,7 +874,9 @@ def main(argv: list[str] | None = None) -> int:
         work,
         args.budget,
         args.reserve,
-        child_env(args.site if use_wheels else None, data, work / "gpu-run", args.out),
+        child_env(
+            args.site if use_wheels else None, data, work / "gpu-run", args.out
+        ),
     )
     job.log = open(args.out / "job.log", "ab")
     job.say(
@@ -857,7 +884,9 @@ def main(argv: list[str] | None = None) -> int:
         f"python {sys.executable}, out {args.out}"
     )
     if not args.no_setup:
-        job.steps += setup_steps(job, sys.executable, args.no_wheels, args.site, data)
+        job.steps += setup_steps(
+            job, sys.executable, args.no_wheels, args.site, data
+        )
     job.steps += plan
     since = time.time() - 1
     for step in job.steps:

@@ -190,7 +190,14 @@ def tree_bytes(root: Path = ROOT) -> int:
     that git does not ignore)."""
     try:
         names = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            [
+                "git",
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
             cwd=root,
             check=True,
             capture_output=True,
@@ -209,7 +216,9 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def check_carry(folder: Path, limit_mib: float, with_tree: bool = True) -> list[str]:
+def check_carry(
+    folder: Path, limit_mib: float, with_tree: bool = True
+) -> list[str]:
     """Problems of a carry folder; prints its size, the tree's and the limit."""
     problems = []
     if not folder.is_dir():
@@ -229,7 +238,9 @@ def check_carry(folder: Path, limit_mib: float, with_tree: bool = True) -> list[
         )
     versions: dict[str, list[str]] = {}
     for wheel in sorted((folder / "wheels").glob("*.whl")):
-        versions.setdefault(canonical(wheel.name.split("-")[0]), []).append(wheel.name)
+        versions.setdefault(canonical(wheel.name.split("-")[0]), []).append(
+            wheel.name
+        )
     for name, files in versions.items():
         if len(files) > 1:
             problems.append(
@@ -238,7 +249,9 @@ def check_carry(folder: Path, limit_mib: float, with_tree: bool = True) -> list[
     data = folder / "fashion-mnist"
     if data.is_dir():
         for stem in DATA_FILES:
-            forms = [p.name for p in (data / stem, data / f"{stem}.gz") if p.exists()]
+            forms = [
+                p.name for p in (data / stem, data / f"{stem}.gz") if p.exists()
+            ]
             if len(forms) != 1:
                 problems.append(
                     f"{data}: {stem} in {len(forms)} forms ({forms}); carry one"
@@ -260,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODULE",
         help="also require this module",
     )
-    p.add_argument("--no-data", action="store_true", help="do not look for the data")
+    p.add_argument(
+        "--no-data", action="store_true", help="do not look for the data"
+    )
     p.add_argument(
         "--carry", type=Path, metavar="DIR", help="check a carry folder instead"
     )
@@ -270,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         problems = check_carry(args.carry, limit)
         for problem in problems:
             print(f"carry: {problem}")
-        print("carry: OK" if not problems else f"carry: {len(problems)} problem(s)")
+        print(
+            "carry: OK" if not problems else f"carry: {len(problems)} problem(s)"
+        )
         return 1 if problems else 0
     groups = list(MODULES) if args.group == "all" else [args.group]
     print(f"python {sys.version.split()[0]} at {sys.executable}")
@@ -293,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if data_gaps and not gaps:
-        print("preflight: data missing; run `make gpu-carry` (it copies the .gz files)")
+        print(
+            "preflight: data missing; run `make gpu-carry` (it copies the .gz files)"
+        )
     return 1
 
 

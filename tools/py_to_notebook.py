@@ -16,7 +16,9 @@ from pathlib import Path
 
 import nbformat
 
-MARKER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
+MARKER = re.compile(
+    r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$"
+)
 
 
 def convert(text: str) -> nbformat.NotebookNode:

@@ -2,17 +2,18 @@
 
 ``python -m resnet_course bench`` runs
 
-* **d2l** -- d2l's own ``train_ch6`` on d2l's ResNet-18 with 96-pixel ``DataLoader``
-  batches (batch 256, lr 0.05, plain SGD, 10 epochs: the recipe the reader knows), and
-* **fast** -- this package's trainer with the recipe that aims at d2l's final accuracy
-  (91.4 %) in as little training time as possible, and optionally
-* **best** -- the recipe that aims at the highest final-epoch accuracy, over several
-  seeds,
+* **d2l** -- d2l's own ``train_ch6`` on d2l's ResNet-18 with 96-pixel
+  ``DataLoader`` batches (batch 256, lr 0.05, plain SGD, 10 epochs: the recipe the
+  reader knows), and
+* **fast** -- this package's trainer with the recipe that aims at d2l's final
+  accuracy (91.4 %) in as little training time as possible, and optionally
+* **best** -- the recipe that aims at the highest final-epoch accuracy, over
+  several seeds,
 
-and prints, for each: time to 91.4 % test accuracy, final test accuracy, images per
-second, peak GPU memory and warm-up time.  Times exclude testing and warm-up; d2l's
-include its ``DataLoader`` (the data loading is part of its recipe, as the GPU-resident
-data is of ours).
+and prints, for each: time to 91.4 % test accuracy, final test accuracy, images
+per second, peak GPU memory and warm-up time.  Times exclude testing and warm-up;
+d2l's include its ``DataLoader`` (the data loading is part of its recipe, as the
+GPU-resident data is of ours).
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def run_ablation(
     :data:`ABLATION`.
 
     EMA and flip TTA need no retraining: the full run is also tested with its raw
-    weights and without the mirror.  A second seed of the full recipe shows how much is
-    noise.  Returns rows ``{"ablation", "test_acc", "delta", "train_seconds",
-    "warmup_seconds"}``.
+    weights and without the mirror.  A second seed of the full recipe shows how
+    much is noise.  Returns rows
+    ``{"ablation", "test_acc", "delta", "train_seconds", "warmup_seconds"}``.
     """
     n_test = overrides.get("n_test") or len(data.test_labels)
     x_test, y_test = data.test_images[:n_test], data.test_labels[:n_test]
@@ -88,7 +89,10 @@ def run_ablation(
                 "warmup_seconds": h.warmup_seconds,
             }
         )
-        log(f"  {name:40s} {rows[-1]['test_acc']:.4f}  ({h.train_seconds[-1]:.1f} s)")
+        log(
+            f"  {name:40s} {rows[-1]['test_acc']:.4f} "
+            f" ({h.train_seconds[-1]:.1f} s)"
+        )
         return result
 
     full = run("full recipe", seed)
@@ -117,8 +121,8 @@ def run_ablation(
 def run_recipe(
     name: str, data, seed: int = 0, progress: bool = True, **overrides: Any
 ) -> tuple[History, BenchRow]:
-    """Train one of :data:`RECIPES` (with ``overrides``) and return its history and
-    row."""
+    """Train one of :data:`RECIPES` (with ``overrides``) and return its history
+    and row."""
     cfg = recipe_config(name, seed=seed, progress=progress, **overrides)
     start = time.perf_counter()
     result = train(cfg, data=data)
@@ -147,12 +151,12 @@ def run_bench(
     on_row=None,
     overrides: dict[str, Any] | None = None,
 ) -> list[BenchRow]:
-    """Run the recipes named in ``recipes`` ("d2l", "fast", "best") and return their
-    rows.
+    """Run the recipes named in ``recipes`` ("d2l", "fast", "best") and return
+    their rows.
 
-    ``on_row(rows)`` is called after every finished row (the CLI writes its JSON there,
-    so a later failure loses nothing); ``overrides`` (``compile``, ``batch_size``, ...)
-    change our recipes, never d2l's."""
+    ``on_row(rows)`` is called after every finished row (the CLI writes its JSON
+    there, so a later failure loses nothing); ``overrides`` (``compile``,
+    ``batch_size``, ...) change our recipes, never d2l's."""
     from .data import load_fashion_mnist
 
     size = sizes(profile)
@@ -172,7 +176,8 @@ def run_bench(
         n_test=size["n_test"],
     )
     common.update(overrides or {})
-    for name in set(recipes) & set(RECIPES):  # every setting checked before any run
+    # every setting checked before any run
+    for name in set(recipes) & set(RECIPES):
         validate(recipe_config(name, epochs=epochs[name], **common))
     rows: list[BenchRow] = []
 
@@ -191,7 +196,9 @@ def run_bench(
     data = load_fashion_mnist(dev, n_train=n_train, n_test=n_test)
     if "fast" in recipes:
         log(f"fast: {epochs['fast']} epochs ...")
-        _, row = run_recipe("fast", data, 0, progress, epochs=epochs["fast"], **common)
+        _, row = run_recipe(
+            "fast", data, 0, progress, epochs=epochs["fast"], **common
+        )
         add(row)
         log("  " + format_row(row))
     if "best" in recipes:
@@ -205,7 +212,9 @@ def run_bench(
     return rows
 
 
-def run_d2l_row(size: dict[str, Any], device: torch.device, log=print) -> BenchRow:
+def run_d2l_row(
+    size: dict[str, Any], device: torch.device, log=print
+) -> BenchRow:
     """d2l's recipe (:data:`D2L_RECIPE`) at the sizes of a profile, as a row."""
     log(
         f"d2l: train_ch6, d2l_resnet18, {D2L_RECIPE['resize']} px, batch"

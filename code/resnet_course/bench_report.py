@@ -1,5 +1,6 @@
-"""The benchmark's report: one :class:`BenchRow` per run, as a line, a Markdown table
-(what BENCHMARKS.md records), a few sentences comparing the recipes, and JSON."""
+"""The benchmark's report: one :class:`BenchRow` per run, as a line, a Markdown
+table (what BENCHMARKS.md records), a few sentences comparing the recipes, and
+JSON."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from .recipes import TARGET
 
 @dataclass
 class BenchRow:
-    """One recipe's figures.  ``time_to_target`` is None when the run never reached
-    it."""
+    """One recipe's figures.  ``time_to_target`` is None when the run never
+    reached it."""
 
     recipe: str
     device: str
@@ -63,7 +64,9 @@ def _row(
         train_seconds=hist.train_seconds[-1],
         wall_seconds=wall,
         warmup_seconds=hist.warmup_seconds,
-        peak_memory_gb=hist.peak_memory_bytes / 1e9 if hist.peak_memory_bytes else None,
+        peak_memory_gb=(
+            hist.peak_memory_bytes / 1e9 if hist.peak_memory_bytes else None
+        ),
         precision=hist.precision,
     )
 
@@ -74,31 +77,33 @@ def _fmt(value: float | None, spec: str, missing: str = "not reached") -> str:
 
 def format_row(row: BenchRow) -> str:
     reached = (
-        "not reached" if row.time_to_target is None else f"{row.time_to_target:.1f} s"
+        "not reached"
+        if row.time_to_target is None
+        else f"{row.time_to_target:.1f} s"
     )
     return (
-        f"{row.recipe:5s} seed {row.seed}: time to {TARGET:.1%} {reached}, final test"
-        f" acc {row.final_acc:.4f}, {row.images_per_second:,.0f} images/s, peak GPU"
-        f" memory {_fmt(row.peak_memory_gb, '.2f', 'n/a')} GB, warm-up"
+        f"{row.recipe:5s} seed {row.seed}: time to {TARGET:.1%} {reached}, final"
+        f" test acc {row.final_acc:.4f}, {row.images_per_second:,.0f} images/s,"
+        f" peak GPU memory {_fmt(row.peak_memory_gb, '.2f', 'n/a')} GB, warm-up"
         f" {row.warmup_seconds:.1f} s, training {row.train_seconds:.1f} s"
     )
 
 
 def markdown_table(rows: list[BenchRow]) -> str:
-    """The rows as a Markdown table (what BENCHMARKS.md records), plus a mean over seeds
-    of 'best'."""
+    """The rows as a Markdown table (what BENCHMARKS.md records), plus a mean over
+    seeds of 'best'."""
     head = (
-        "| recipe | seed | device | model, px | epochs | train/test images | time to"
-        " 91.4 % (s) | final test acc | images/s | training (s) | warm-up (s) | peak"
-        " GPU mem (GB) | precision"
+        "| recipe | seed | device | model, px | epochs | train/test images | time"
+        " to 91.4 % (s) | final test acc | images/s | training (s) | warm-up (s)"
+        " | peak GPU mem (GB) | precision"
         " |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
-        f"| {r.recipe} | {r.seed} | {r.device} | {r.model}, {r.pixels} | {r.epochs} |"
-        f" {r.n_train}/{r.n_test} | {_fmt(r.time_to_target, '.1f')} | {r.final_acc:.4f}"
-        f" | {r.images_per_second:,.0f} | {r.train_seconds:.1f} |"
-        f" {r.warmup_seconds:.1f} | {_fmt(r.peak_memory_gb, '.2f', 'n/a')} |"
-        f" {r.precision} |"
+        f"| {r.recipe} | {r.seed} | {r.device} | {r.model}, {r.pixels} |"
+        f" {r.epochs} | {r.n_train}/{r.n_test} | {_fmt(r.time_to_target, '.1f')}"
+        f" | {r.final_acc:.4f} | {r.images_per_second:,.0f} |"
+        f" {r.train_seconds:.1f} | {r.warmup_seconds:.1f} |"
+        f" {_fmt(r.peak_memory_gb, '.2f', 'n/a')} | {r.precision} |"
         for r in rows
     ]
     best = [r.final_acc for r in rows if r.recipe == "best"]
@@ -114,7 +119,8 @@ def markdown_table(rows: list[BenchRow]) -> str:
 
 
 def summary(rows: list[BenchRow]) -> str:
-    """A few sentences comparing the recipes (speed-up to the target, accuracy)."""
+    """A few sentences comparing the recipes (speed-up to the target,
+    accuracy)."""
     out = []
     d2l = next((r for r in rows if r.recipe == "d2l"), None)
     fast = next((r for r in rows if r.recipe == "fast"), None)
@@ -126,9 +132,9 @@ def summary(rows: list[BenchRow]) -> str:
         )
         if "(width 64)" not in fast.model:
             out.append(
-                f"note: ours is {fast.model} at {fast.pixels} px, d2l's is {d2l.model}"
-                f" at {d2l.pixels} px at full width: different networks, so this is no"
-                " like-for-like speed comparison"
+                f"note: ours is {fast.model} at {fast.pixels} px, d2l's is"
+                f" {d2l.model} at {d2l.pixels} px at full width: different"
+                " networks, so this is no like-for-like speed comparison"
             )
         if d2l.time_to_target and fast.time_to_target:
             out.append(
@@ -138,9 +144,9 @@ def summary(rows: list[BenchRow]) -> str:
             )
         else:
             out.append(
-                f"time to {TARGET:.1%}: d2l {_fmt(d2l.time_to_target, '.1f')}, ours"
-                f" {_fmt(fast.time_to_target, '.1f')} (on this subset the target may be"
-                " out of reach)"
+                f"time to {TARGET:.1%}: d2l {_fmt(d2l.time_to_target, '.1f')},"
+                f" ours {_fmt(fast.time_to_target, '.1f')} (on this subset the"
+                " target may be out of reach)"
             )
     return "\n".join(out)
 

@@ -1,14 +1,14 @@
-"""Variants of the residual block: the bottleneck (He et al. 2015) and pre-activation
-(He et al. 2016).
+"""Variants of the residual block: the bottleneck (He et al. 2015) and
+pre-activation (He et al. 2016).
 
 * :class:`Bottleneck` -- 1x1 reduce, 3x3, 1x1 expand (``expansion = 4``), as in
   torchvision's ``resnet.py``; the block of ResNet-50/101/152.
-* :class:`PreActBlock` -- BN-ReLU-conv-BN-ReLU-conv, added to an untouched shortcut and
-  *not* followed by a ReLU, so the identity path from block to block is clean (He et al.
-  2016).
+* :class:`PreActBlock` -- BN-ReLU-conv-BN-ReLU-conv, added to an untouched
+  shortcut and *not* followed by a ReLU, so the identity path from block to block
+  is clean (He et al. 2016).
 
-Plus closed-form parameter and multiply-add counts, and a counter that measures them on
-a real module, so a chapter can check one against the other.
+Plus closed-form parameter and multiply-add counts, and a counter that measures
+them on a real module, so a chapter can check one against the other.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ class Bottleneck(nn.Module):
 
 
 class PreActBlock(nn.Module):
-    """Pre-activation block (He et al. 2016): x + conv(ReLU(BN(conv(ReLU(BN(x)))))), no
-    final ReLU."""
+    """Pre-activation block (He et al. 2016): x +
+    conv(ReLU(BN(conv(ReLU(BN(x)))))), no final ReLU."""
 
     expansion = 1
 
@@ -84,10 +84,10 @@ class PreActCifarResNet(nn.Module):
     """The 6n+2 family with pre-activation blocks (He et al. 2016, Sec. 4.1).
 
     A 3x3 stem convolution (its BN and ReLU are the first block's), 3n
-    :class:`PreActBlock`s with 1x1 projections where the shape changes, then the BN and
-    ReLU that no block applies after its addition, pooling and a linear classifier.
-    Compare with ``cifar_resnet(depth, shortcut="B")``, the original (post-activation)
-    network with projections at the same places.
+    :class:`PreActBlock`s with 1x1 projections where the shape changes, then the
+    BN and ReLU that no block applies after its addition, pooling and a linear
+    classifier. Compare with ``cifar_resnet(depth, shortcut="B")``, the original
+    (post-activation) network with projections at the same places.
     """
 
     def __init__(
@@ -105,14 +105,18 @@ class PreActCifarResNet(nn.Module):
         layers, in_planes = [], widths[0]
         for i, planes in enumerate(widths):
             for j in range(n):
-                layers.append(PreActBlock(in_planes, planes, 2 if i and not j else 1))
+                layers.append(
+                    PreActBlock(in_planes, planes, 2 if i and not j else 1)
+                )
                 in_planes = planes
         self.layers = nn.Sequential(*layers)
         self.bn = nn.BatchNorm2d(in_planes)
         self.fc = nn.Linear(in_planes, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(
+                    m.weight, mode="fan_out", nonlinearity="relu"
+                )
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.relu(self.bn(self.layers(self.conv1(x))))
@@ -120,40 +124,42 @@ class PreActCifarResNet(nn.Module):
 
 
 def two_conv_params(c: int) -> int:
-    """Parameters of two 3x3 convolutions at ``c`` channels with their batch norms:
-    18c^2 + 4c."""
+    """Parameters of two 3x3 convolutions at ``c`` channels with their batch
+    norms: 18c^2 + 4c."""
     return 2 * 9 * c * c + 2 * 2 * c
 
 
 def bottleneck_params(c: int, d: int) -> int:
-    """Parameters of the bottleneck c -> d -> d -> c with its batch norms: 2cd + 9d^2 +
-    4d + 2c."""
+    """Parameters of the bottleneck c -> d -> d -> c with its batch norms: 2cd +
+    9d^2 + 4d + 2c."""
     return c * d + 9 * d * d + d * c + 2 * 2 * d + 2 * c
 
 
 def two_conv_macs(c: int, h: int, w: int) -> int:
-    """Multiply-adds of two 3x3 convolutions at ``c`` channels on an h x w map: 18c^2
-    hw."""
+    """Multiply-adds of two 3x3 convolutions at ``c`` channels on an h x w map:
+    18c^2 hw."""
     return 2 * 9 * c * c * h * w
 
 
 def bottleneck_macs(c: int, d: int, h: int, w: int) -> int:
-    """Multiply-adds of the bottleneck c -> d -> d -> c on an h x w map: (2cd + 9d^2)
-    hw."""
+    """Multiply-adds of the bottleneck c -> d -> d -> c on an h x w map: (2cd +
+    9d^2) hw."""
     return (c * d + 9 * d * d + d * c) * h * w
 
 
 def conv_macs(model: nn.Module, x: Tensor) -> int:
-    """Multiply-adds of every convolution and linear layer of ``model`` on input ``x``,
-    measured.
+    """Multiply-adds of every convolution and linear layer of ``model`` on input
+    ``x``, measured.
 
-    A convolution costs (output elements) x (input channels per group) x (kernel area);
-    batch norm, ReLU and the shortcut addition are a few operations per element and are
-    left out, as in He et al. (2015).
+    A convolution costs (output elements) x (input channels per group) x (kernel
+    area); batch norm, ReLU and the shortcut addition are a few operations per
+    element and are left out, as in He et al. (2015).
     """
     total = 0
 
-    def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+    def hook(
+        module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor
+    ) -> None:
         nonlocal total
         if isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size

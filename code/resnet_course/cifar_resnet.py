@@ -1,18 +1,18 @@
 """The CIFAR family of He et al. (2015, Sec. 4.2): 6n+2 layers, plain or residual.
 
-A 3x3 stem with 16 channels, three stages of ``n`` blocks at 16, 32 and 64 channels (the
-first block of stages 2 and 3 halves height and width), global average pooling and a
-linear classifier: ``6n + 2`` weighted layers (ResNet-20, -32, -44, -56, -110 for n = 3,
-5, 7, 9, 18).
+A 3x3 stem with 16 channels, three stages of ``n`` blocks at 16, 32 and 64
+channels (the first block of stages 2 and 3 halves height and width), global
+average pooling and a linear classifier: ``6n + 2`` weighted layers (ResNet-20,
+-32, -44, -56, -110 for n = 3, 5, 7, 9, 18).
 
-``residual=False`` gives the *plain* counterpart: the very same layers, without the
-shortcut additions.  With option-A shortcuts (zero-padding identity, no parameters) the
-plain and the residual network of one depth have exactly the same parameters, so any
-difference in how they train comes from the shortcuts alone.
+``residual=False`` gives the *plain* counterpart: the very same layers, without
+the shortcut additions.  With option-A shortcuts (zero-padding identity, no
+parameters) the plain and the residual network of one depth have exactly the same
+parameters, so any difference in how they train comes from the shortcuts alone.
 
-Names follow torchvision's ``resnet.py`` (``conv3x3``, ``BasicBlock``, ``layer1``...,
-``downsample``, ``zero_init_residual``) so a reader can move on to it without
-relearning.
+Names follow torchvision's ``resnet.py`` (``conv3x3``, ``BasicBlock``,
+``layer1``..., ``downsample``, ``zero_init_residual``) so a reader can move on to
+it without relearning.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from torch.nn import functional as F
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    """3x3 convolution with padding 1 and no bias (the batch norm after it has one)."""
+    """3x3 convolution with padding 1 and no bias (the batch norm after it has
+    one)."""
     return nn.Conv2d(
         in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False
     )
@@ -30,7 +31,9 @@ def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution, the projection shortcut of option B."""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+    return nn.Conv2d(
+        in_planes, out_planes, kernel_size=1, stride=stride, bias=False
+    )
 
 
 class ZeroPadShortcut(nn.Module):
@@ -50,7 +53,8 @@ class ZeroPadShortcut(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut when ``residual``, then ReLU."""
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut when ``residual``, then
+    ReLU."""
 
     expansion = 1
 
@@ -85,8 +89,8 @@ class BasicBlock(nn.Module):
 
     @property
     def changes_shape(self) -> bool:
-        """True for the first block of a stage, whose output shape differs from its
-        input's."""
+        """True for the first block of a stage, whose output shape differs from
+        its input's."""
         return (
             self.conv1.stride != (1, 1)
             or self.conv1.in_channels != self.conv2.out_channels
@@ -108,12 +112,12 @@ class BasicBlock(nn.Module):
 
 
 def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
-    """He (Kaiming) initialisation as in He et al. (2015) and torchvision; BN scale 1,
-    shift 0.
+    """He (Kaiming) initialisation as in He et al. (2015) and torchvision; BN
+    scale 1, shift 0.
 
-    With ``zero_init_residual`` the last BN scale of every :class:`BasicBlock` is zero,
-    so each residual block starts as the identity (ReLU of its input): Goyal et al.
-    (2017).
+    With ``zero_init_residual`` the last BN scale of every :class:`BasicBlock` is
+    zero, so each residual block starts as the identity (ReLU of its input): Goyal
+    et al. (2017).
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -143,8 +147,8 @@ class CifarResNet(nn.Module):
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(
-                "depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got"
-                f" {depth}"
+                "depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110,"
+                f" ...), got {depth}"
             )
         n = (depth - 2) // 6
         self.depth, self.residual = depth, residual
@@ -155,7 +159,9 @@ class CifarResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(in_planes, planes, stride, residual, shortcut))
+                blocks.append(
+                    BasicBlock(in_planes, planes, stride, residual, shortcut)
+                )
                 in_planes = planes
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -163,22 +169,26 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(widths[-1], num_classes)
         init_weights(self, zero_init_residual)
 
-    # The hooks below are the network's anatomy, x -> stem -> blocks -> head, so that
-    # lesion studies and path measurements never re-walk the layers themselves.
+    # The hooks below are the network's anatomy, x -> stem -> blocks -> head, so
+    # that lesion studies and path measurements never re-walk the layers
+    # themselves.
 
     def stages(self) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential]:
         return self.layer1, self.layer2, self.layer3
 
     def blocks(self) -> list[nn.Module]:
-        """All 3n blocks in order (for lesion studies and per-block measurements)."""
+        """All 3n blocks in order (for lesion studies and per-block
+        measurements)."""
         return [b for stage in self.stages() for b in stage]
 
     def replace_block(self, i: int, module: nn.Module) -> None:
-        """Put ``module`` in place of block ``i`` (in this model: copy it first)."""
+        """Put ``module`` in place of block ``i`` (in this model: copy it
+        first)."""
         slots = [(stage, j) for stage in self.stages() for j in range(len(stage))]
         if not 0 <= i < len(slots):
             raise IndexError(
-                f"block {i} does not exist: the model has blocks 0..{len(slots) - 1}"
+                f"block {i} does not exist: the model has blocks"
+                f" 0..{len(slots) - 1}"
             )
         stage, j = slots[i]
         stage[j] = module
@@ -188,7 +198,8 @@ class CifarResNet(nn.Module):
         return F.relu(self.bn1(self.conv1(x)))
 
     def head(self, x: Tensor) -> Tensor:
-        """Logits from the last block's output: global average pooling, then linear."""
+        """Logits from the last block's output: global average pooling, then
+        linear."""
         return self.fc(self.avgpool(x).flatten(1))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -2,7 +2,8 @@
 
 Commands:
 
-* ``data``  -- find Fashion-MNIST (downloading it if allowed), verify it, say where;
+* ``data``  -- find Fashion-MNIST (downloading it if allowed), verify it, say
+  where;
 * ``train`` -- train ResNet-18 on Fashion-MNIST (every setting of TrainConfig is a
   flag; --help); it refuses to replace a checkpoint unless told ``--resume`` or
   ``--overwrite``, and checks its output paths before training;
@@ -11,8 +12,8 @@ Commands:
 * ``reproduce`` -- the chapters' stored experiments (see :mod:`.reproduce`).
 
 A user's error is one ``error:`` line and an exit code, never a traceback: 1 for
-missing or corrupt data or checkpoints, 2 for a setting or path, 130 for Ctrl-C (with
-how to resume).
+missing or corrupt data or checkpoints, 2 for a setting or path, 130 for Ctrl-C
+(with how to resume).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train; launched by torchrun, every process runs this, and only rank 0 reports
-    (the others' errors are the same as rank 0's, or rank 0 says another one failed)."""
+    """Train; launched by torchrun, every process runs this, and only rank 0
+    reports (the others' errors are the same as rank 0's, or rank 0 says another
+    one failed).
+    """
     import dataclasses
 
     from .checkpoint import LAST, check_writable_file
@@ -55,8 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     last = Path(cfg.checkpoint_dir) / LAST if cfg.checkpoint_dir else None
     if last is not None and last.is_file() and not (cfg.resume or args.overwrite):
         return _error(
-            f"{last} holds a run already. Continue it with --resume, start over with"
-            " --overwrite, or choose another --checkpoint-dir",
+            f"{last} holds a run already. Continue it with --resume, start over"
+            " with --overwrite, or choose another --checkpoint-dir",
             2,
             main,
         )
@@ -65,7 +68,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train_and_report(cfg, args.history_json, last, main)
 
 
-def _train_and_report(cfg, history_json: str | None, last: Path | None, main: bool):
+def _train_and_report(
+    cfg, history_json: str | None, last: Path | None, main: bool
+):
     from .distributed import first_to_report, launched_world, peer_failure
     from .trainer import NonFiniteLossError, train
 
@@ -102,8 +107,9 @@ def _summary(cfg, h) -> str:
     reached = h.time_to(cfg.target_acc)
     return (
         f"final test accuracy {h.final_test_acc:.4f} after {h.epoch[-1]} epochs |"
-        f" training {h.train_seconds[-1]:.1f} s, {h.images_per_second:,.0f} images/s |"
-        f" warm-up {h.warmup_seconds:.1f} s | {cfg.target_acc:.1%} reached "
+        f" training {h.train_seconds[-1]:.1f} s, {h.images_per_second:,.0f}"
+        f" images/s | warm-up {h.warmup_seconds:.1f} s | {cfg.target_acc:.1%}"
+        " reached "
         + (f"after {reached:.1f} s" if reached is not None else "never")
         + (
             f" | peak GPU memory {h.peak_memory_bytes / 1e9:.2f} GB"
@@ -121,20 +127,22 @@ def _hint(last: Path | None, resumed: bool) -> str:
         return "no checkpoint was written (--checkpoint-dir is empty)"
     if last.is_file():
         return (
-            f"the checkpoint of the last finished epoch is in {last}; continue the run"
-            " with the same command" + ("" if resumed else " and --resume")
+            f"the checkpoint of the last finished epoch is in {last}; continue"
+            " the run with the same command"
+            + ("" if resumed else " and --resume")
         )
     return "no epoch had finished, so there is no checkpoint to resume from"
 
 
 def _interrupted(last: Path | None, resumed: bool, main: bool = True) -> int:
-    """Ctrl-C: say what is kept and how to continue; 130 is the shell's code for it."""
+    """Ctrl-C: say what is kept and how to continue; 130 is the shell's code for
+    it."""
     return _error(f"interrupted; {_hint(last, resumed)}", 130, main)
 
 
 def _error(message: str, code: int, show: bool = True) -> int:
-    """Print ``message`` as one ``error:`` line (unless ``show`` is false: a process of
-    a data-parallel run other than rank 0) and return the exit code."""
+    """Print ``message`` as one ``error:`` line (unless ``show`` is false: a
+    process of a data-parallel run other than rank 0) and return the exit code."""
     if show:
         print(f"error: {message}", file=sys.stderr)
     return code
@@ -209,8 +217,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_scaling(args: argparse.Namespace) -> int:
-    """``bench --nproc N``: the fast recipe with 1, 2, 4, ... N processes (torchrun),
-    the global batch fixed; images/s, speed-up and efficiency."""
+    """``bench --nproc N``: the fast recipe with 1, 2, 4, ... N processes
+    (torchrun), the global batch fixed; images/s, speed-up and efficiency."""
     from . import multiprocess
     from .checkpoint import check_writable_file
     from .recipes import recipe_config, sizes
@@ -220,8 +228,8 @@ def _bench_scaling(args: argparse.Namespace) -> int:
     available, kind = multiprocess.device_count_for(args.device)
     if args.nproc > available:
         return _error(
-            f"--nproc {args.nproc} is more than this machine's {available} {kind};"
-            f" use --nproc {available} or fewer",
+            f"--nproc {args.nproc} is more than this machine's {available}"
+            f" {kind}; use --nproc {available} or fewer",
             2,
         )
     size = sizes(args.profile)
@@ -242,8 +250,8 @@ def _bench_scaling(args: argparse.Namespace) -> int:
     print("| ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['processes']} | {r['images_per_second']:,.0f} | {r['speedup']:.2f}"
-            f" | {r['efficiency']:.0%} | {r['test_acc']:.4f} |"
+            f"| {r['processes']} | {r['images_per_second']:,.0f} |"
+            f" {r['speedup']:.2f} | {r['efficiency']:.0%} | {r['test_acc']:.4f} |"
         )
     if args.json:
         with open(args.json, "w") as f:
@@ -253,8 +261,8 @@ def _bench_scaling(args: argparse.Namespace) -> int:
 
 
 def _at_least_one(text: str) -> int:
-    """An argparse type: an integer >= 1 (so ``--seeds 0`` is an error, not an empty
-    table)."""
+    """An argparse type: an integer >= 1 (so ``--seeds 0`` is an error, not an
+    empty table)."""
     try:
         value = int(text)
     except ValueError:
@@ -264,8 +272,11 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def _add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
-    """One flag per TrainConfig field: --batch-size 512, --augment/--no-augment, ..."""
+def _add_config_flags(
+    p: argparse.ArgumentParser, defaults: dict | None = None
+) -> None:
+    """One flag per TrainConfig field: --batch-size 512, --augment/--no-augment,
+    ..."""
     import dataclasses
 
     from .train_config import TrainConfig
@@ -298,18 +309,22 @@ def _add_config_flags(p: argparse.ArgumentParser, defaults: dict | None = None) 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_course", description="The ResNet course's command line."
+        prog="python -m resnet_course",
+        description="The ResNet course's command line.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "data", help="find, verify (and if allowed download) Fashion-MNIST"
     )
-    p.add_argument("--root", help="folder holding the four IDX files (default: search)")
+    p.add_argument(
+        "--root", help="folder holding the four IDX files (default: search)"
+    )
     p.set_defaults(func=cmd_data)
 
     _add_train_parser(sub)
     _add_bench_parser(sub)
-    from .reproduce import add_parser as add_reproduce_parser  # owned by reproduce.py
+    # owned by reproduce.py
+    from .reproduce import add_parser as add_reproduce_parser
 
     add_reproduce_parser(sub)
     return parser
@@ -334,7 +349,10 @@ def _add_train_parser(sub) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="start a new run even though --checkpoint-dir holds one (it is replaced)",
+        help=(
+            "start a new run even though --checkpoint-dir holds one (it is"
+            " replaced)"
+        ),
     )
     p.set_defaults(func=cmd_train)
 
@@ -344,9 +362,10 @@ def _add_bench_parser(sub) -> None:
         "bench",
         help="d2l's recipe and ours side by side on one device",
         description=(
-            "Run d2l's train_ch6 recipe (d2l_resnet18, 96 px, 10 epochs) and this "
-            "package's recipes on the same device and print time to 91.4 %% test "
-            "accuracy, final accuracy, images/s, peak GPU memory and warm-up time."
+            "Run d2l's train_ch6 recipe (d2l_resnet18, 96 px, 10 epochs) and this"
+            " package's recipes on the same device and print time to 91.4 %% test"
+            " accuracy, final accuracy, images/s, peak GPU memory and warm-up"
+            " time."
         ),
     )
     p.add_argument(
@@ -355,8 +374,8 @@ def _add_bench_parser(sub) -> None:
         default=None,
         help=(
             "sizes: gpu = the full benchmark, cpu/smoke = subsets and a narrower"
-            " network (default: $RESNET_COURSE_PROFILE, else gpu on an H100/H200-class"
-            " GPU and cpu otherwise)"
+            " network (default: $RESNET_COURSE_PROFILE, else gpu on an"
+            " H100/H200-class GPU and cpu otherwise)"
         ),
     )
     p.add_argument(
@@ -375,6 +394,30 @@ def _add_bench_parser(sub) -> None:
         default=3,
         help="seeds of the best recipe (default: %(default)s)",
     )
+    _add_bench_recipe_flags(p)
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the rows as JSON (rewritten after every finished row)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--nproc",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help=(
+            "instead of the recipes: the fast recipe data-parallel on 1, 2, 4,"
+            " ... N processes (torchrun; one per GPU, or gloo on the CPU with"
+            " --device cpu), the global batch fixed: images/s, speed-up,"
+            " efficiency"
+        ),
+    )
+    p.set_defaults(func=cmd_bench)
+
+
+def _add_bench_recipe_flags(p) -> None:
+    """``bench``'s overrides of our recipes' settings (for a missed goal)."""
     p.add_argument(
         "--fast-epochs",
         type=_at_least_one,
@@ -391,8 +434,11 @@ def _add_bench_parser(sub) -> None:
         "--compile",
         default=None,
         metavar="MODE",
-        help="torch.compile mode of our recipes: auto, none, default, reduce-overhead,"
-        " max-autotune, max-autotune-no-cudagraphs (default: the recipe's, auto)",
+        help=(
+            "torch.compile mode of our recipes: auto, none, default,"
+            " reduce-overhead, max-autotune, max-autotune-no-cudagraphs (default:"
+            " the recipe's, auto)"
+        ),
     )
     p.add_argument(
         "--batch-size",
@@ -400,29 +446,13 @@ def _add_bench_parser(sub) -> None:
         default=None,
         help="batch size of our recipes (the learning rate scales with it)",
     )
-    p.add_argument(
-        "--json",
-        metavar="PATH",
-        help="also write the rows as JSON (rewritten after every finished row)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--nproc",
-        type=_at_least_one,
-        default=None,
-        metavar="N",
-        help=(
-            "instead of the recipes: the fast recipe data-parallel on 1, 2, 4, ... N"
-            " processes (torchrun; one per GPU, or gloo on the CPU with --device cpu),"
-            " the global batch fixed: images/s, speed-up, efficiency"
-        ),
-    )
-    p.set_defaults(func=cmd_bench)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; the errors a user can meet become one line and an exit code,
-    never a traceback (1: data, checkpoint or folder; 2: a setting; 130: Ctrl-C)."""
+    """Run one command; the errors a user can meet become one line and an exit
+    code, never a traceback (1: data, checkpoint or folder; 2: a setting; 130:
+    Ctrl-C).
+    """
     from .checkpoint import CheckpointError, RunFolderError
     from .data import DatasetError
 

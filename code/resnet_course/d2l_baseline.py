@@ -1,12 +1,13 @@
 """d2l's own ``train_ch6`` on d2l's ResNet-18, run as d2l runs it, and measured.
 
-d2l gives no hooks, so two of its names are swapped for the length of the run, here and
-nowhere else, and put back afterwards:
+d2l gives no hooks, so two of its names are swapped for the length of the run,
+here and nowhere else, and put back afterwards:
 
-* ``d2l.Animator`` -- d2l would draw its live plot; a recorder keeps the points it is
-  given instead (the chapter draws the curves itself);
-* ``d2l.evaluate_accuracy_gpu`` -- wrapped, not replaced, to time each epoch's test
-  pass, so that testing can be taken out of the training time as it is for ours.
+* ``d2l.Animator`` -- d2l would draw its live plot; a recorder keeps the points it
+  is given instead (the chapter draws the curves itself);
+* ``d2l.evaluate_accuracy_gpu`` -- wrapped, not replaced, to time each epoch's
+  test pass, so that testing can be taken out of the training time as it is for
+  ours.
 
 The ``DataLoader`` is wrapped to add up the time spent waiting for batches.
 """
@@ -60,23 +61,29 @@ def run_d2l_baseline(
     num_workers: int = 0,
     seed: int = 0,
 ) -> tuple[History, dict[str, Any]]:
-    """Run ``d2l.train_ch6`` on ``d2l_resnet18`` exactly as d2l does, and record what it
-    does.
+    """Run ``d2l.train_ch6`` on ``d2l_resnet18`` exactly as d2l does, and record
+    what it does.
 
-    d2l's plot is replaced by a recorder (the chapter draws the curves itself) and its
-    per-epoch test accuracy is timed.  Returns a :class:`History` (no test loss: d2l
-    does not compute one) and extras: wall time, seconds spent testing and loading,
-    d2l's own printout.
+    d2l's plot is replaced by a recorder (the chapter draws the curves itself) and
+    its per-epoch test accuracy is timed.  Returns a :class:`History` (no test
+    loss: d2l does not compute one) and extras: wall time, seconds spent testing
+    and loading, d2l's own printout.
     """
     from d2l import torch as d2l
 
     from .data import fashion_mnist_dataloaders
     from .models import d2l_resnet18
 
-    device = torch.device(device) if device is not None else resolve_device("auto")
+    device = (
+        torch.device(device) if device is not None else resolve_device("auto")
+    )
     torch.manual_seed(seed)
     train_iter, test_iter = fashion_mnist_dataloaders(
-        batch_size, resize, n_train=n_train, n_test=n_test, num_workers=num_workers
+        batch_size,
+        resize,
+        n_train=n_train,
+        n_test=n_test,
+        num_workers=num_workers,
     )
     if len(train_iter) < 5:
         raise ValueError(
@@ -94,7 +101,9 @@ def run_d2l_baseline(
         d2l.train_ch6(net, timed, test_iter, epochs, lr, device)
     wall = time.perf_counter() - start
     hist = _history(points, timed_eval.tests, start, lr)
-    hist.images_per_epoch, hist.device = len(train_iter.dataset), device_name(device)
+    hist.images_per_epoch, hist.device = len(train_iter.dataset), device_name(
+        device
+    )
     if device.type == "cuda":
         hist.peak_memory_bytes = torch.cuda.max_memory_allocated(device)
     printed = out.getvalue()
@@ -120,8 +129,8 @@ class _Recorder:
 
 
 class _TimedEval:
-    """Wraps ``d2l.evaluate_accuracy_gpu``; keeps ``(accuracy, start, end)`` of each
-    call."""
+    """Wraps ``d2l.evaluate_accuracy_gpu``; keeps ``(accuracy, start, end)`` of
+    each call."""
 
     def __init__(self, evaluate):
         self.evaluate, self.tests = evaluate, []
@@ -148,8 +157,8 @@ def _d2l_patched(d2l, timed_eval: _TimedEval, points: list):
 
 
 def _history(points: list, tests: list, start: float, lr: float) -> History:
-    """d2l's epochs as a :class:`History`: training seconds exclude testing; no test
-    loss (d2l computes none)."""
+    """d2l's epochs as a :class:`History`: training seconds exclude testing; no
+    test loss (d2l computes none)."""
     hist = History(precision="fp32", compile="none")
     tested = 0.0
     for epoch, (acc, t0, t1) in enumerate(tests, start=1):

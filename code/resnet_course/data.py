@@ -2,18 +2,21 @@
 
 Where the files are looked for, in this order:
 
-1. an explicit ``root`` argument, or the environment variable ``FASHION_MNIST_DIR``;
-2. Debian's package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``);
-3. a cache directory (``$RESNET_COURSE_CACHE``, default ``~/.cache/resnet_course``) that
-   torchvision's downloader fills -- only when downloading is allowed.
+1. an explicit ``root`` argument, or the environment variable
+   ``FASHION_MNIST_DIR``;
+2. Debian's package ``dataset-fashion-mnist``
+   (``/usr/share/datasets/fashion-mnist``);
+3. a cache directory (``$RESNET_COURSE_CACHE``, default
+   ``~/.cache/resnet_course``) that torchvision's downloader fills -- only when
+   downloading is allowed.
 
 Each of the four IDX files may be stored gzipped (``*.gz``) or decompressed.  Its
-*decompressed* bytes are checked against the MD5 of the official release before use, so
-a truncated or corrupt file is reported, never silently trained on.
+*decompressed* bytes are checked against the MD5 of the official release before
+use, so a truncated or corrupt file is reported, never silently trained on.
 
-The data come back either as whole tensors (the fast path: put all 70,000 images on the
-GPU once) or as ordinary ``DataLoader``s, as d2l's ``load_data_fashion_mnist`` returns
-them.
+The data come back either as whole tensors (the fast path: put all 70,000 images
+on the GPU once) or as ordinary ``DataLoader``s, as d2l's
+``load_data_fashion_mnist`` returns them.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ CACHE_ENV_VAR = "RESNET_COURSE_CACHE"
 NO_DOWNLOAD_ENV_VAR = "RESNET_COURSE_NO_DOWNLOAD"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-#: File stem -> MD5 of the decompressed IDX file (identical in the official release and
-#: Debian).
+#: File stem -> MD5 of the decompressed IDX file (identical in the official
+#: release and Debian).
 FILES = {
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
     "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
@@ -61,23 +64,23 @@ CLASSES = (
 
 HOW_TO_FIX = (
     "To fix it, do one of:\n  * Debian/Ubuntu: sudo apt-get install"
-    f" dataset-fashion-mnist\n  * point {DATA_ENV_VAR} at a folder holding the four"
-    " files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],"
+    f" dataset-fashion-mnist\n  * point {DATA_ENV_VAR} at a folder holding the"
+    " four files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],"
     " t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])\n  * allow the"
-    f" download (on by default; unset {NO_DOWNLOAD_ENV_VAR}) on a machine with internet"
-    " access"
+    f" download (on by default; unset {NO_DOWNLOAD_ENV_VAR}) on a machine with"
+    " internet access"
 )
 
 
 class DatasetError(RuntimeError):
-    """Fashion-MNIST is missing or corrupt; the message says which file and how to fix
-    it."""
+    """Fashion-MNIST is missing or corrupt; the message says which file and how to
+    fix it."""
 
 
 @dataclass(frozen=True)
 class FashionMNIST:
-    """The whole dataset as tensors: images ``(N, 1, 28, 28)`` float in [0, 1], labels
-    int64."""
+    """The whole dataset as tensors: images ``(N, 1, 28, 28)`` float in [0, 1],
+    labels int64."""
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -90,11 +93,17 @@ class FashionMNIST:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV_VAR, Path.home() / ".cache" / "resnet_course"))
+    return Path(
+        os.environ.get(CACHE_ENV_VAR, Path.home() / ".cache" / "resnet_course")
+    )
 
 
 def _download_allowed() -> bool:
-    return os.environ.get(NO_DOWNLOAD_ENV_VAR, "").strip() not in {"1", "true", "yes"}
+    return os.environ.get(NO_DOWNLOAD_ENV_VAR, "").strip() not in {
+        "1",
+        "true",
+        "yes",
+    }
 
 
 def _file_in(folder: Path, stem: str) -> Path | None:
@@ -104,8 +113,9 @@ def _file_in(folder: Path, stem: str) -> Path | None:
                 return folder / name
         except OSError as exc:  # a folder that cannot be listed (permissions)
             raise DatasetError(
-                f"Fashion-MNIST folder {folder} cannot be read: {exc.strerror}. Give"
-                f" this user read access to it, or use another folder.\n{HOW_TO_FIX}"
+                f"Fashion-MNIST folder {folder} cannot be read: {exc.strerror}."
+                " Give this user read access to it, or use another"
+                f" folder.\n{HOW_TO_FIX}"
             ) from None
     return None
 
@@ -133,9 +143,9 @@ def find_fashion_mnist(
     """Return the folder that holds all four Fashion-MNIST files, downloading if
     allowed.
 
-    An explicit ``root`` (or ``$FASHION_MNIST_DIR``) is used as it is: a folder that
-    lacks a file is an error, not a reason to look elsewhere, so a typo never goes
-    unnoticed.
+    An explicit ``root`` (or ``$FASHION_MNIST_DIR``) is used as it is: a folder
+    that lacks a file is an error, not a reason to look elsewhere, so a typo never
+    goes unnoticed.
     """
     candidates = _candidate_folders(root)
     for _, folder in candidates:
@@ -156,8 +166,8 @@ def find_fashion_mnist(
             )
         missing = [s for s in FILES if _file_in(folder, s) is None]
         raise DatasetError(
-            f"Fashion-MNIST folder {folder} (from {reason}) lacks {', '.join(missing)} "
-            f"(each may be stored as .gz).\n{HOW_TO_FIX}"
+            f"Fashion-MNIST folder {folder} (from {reason}) lacks"
+            f" {', '.join(missing)} (each may be stored as .gz).\n{HOW_TO_FIX}"
         )
     download = _download_allowed() if download is None else download
     looked = "; ".join(f"{folder} ({reason})" for reason, folder in candidates)
@@ -173,20 +183,25 @@ def _download(cache: Path, looked: str) -> Path:
 
     print(f"Fashion-MNIST not found locally; downloading it into {cache} ...")
     try:
-        torchvision.datasets.FashionMNIST(root=str(cache), train=True, download=True)
-        torchvision.datasets.FashionMNIST(root=str(cache), train=False, download=True)
-    except Exception as exc:  # noqa: BLE001 -- any failure becomes one clear message
+        torchvision.datasets.FashionMNIST(
+            root=str(cache), train=True, download=True
+        )
+        torchvision.datasets.FashionMNIST(
+            root=str(cache), train=False, download=True
+        )
+    # any failure becomes one clear message
+    except Exception as exc:  # noqa: BLE001
         raise DatasetError(
-            f"Fashion-MNIST was not found (looked in: {looked}) and downloading it into"
-            f" {cache} failed: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}"
+            f"Fashion-MNIST was not found (looked in: {looked}) and downloading"
+            f" it into {cache} failed: {type(exc).__name__}: {exc}\n{HOW_TO_FIX}"
         ) from None
     return cache / "FashionMNIST" / "raw"
 
 
 @lru_cache(maxsize=16)
 def _read_verified(path: Path, stem: str, mtime_ns: int, size: int) -> bytes:
-    """Decompressed bytes of one IDX file, after checking their MD5 (cached per file
-    version)."""
+    """Decompressed bytes of one IDX file, after checking their MD5 (cached per
+    file version)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -197,36 +212,42 @@ def _read_verified(path: Path, stem: str, mtime_ns: int, size: int) -> bytes:
         data = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise DatasetError(
-            f"{path} is corrupt: it is not a complete gzip stream ({exc}). Delete or"
-            f" replace the file.\n{HOW_TO_FIX}"
+            f"{path} is corrupt: it is not a complete gzip stream ({exc}). Delete"
+            f" or replace the file.\n{HOW_TO_FIX}"
         ) from None
     digest = hashlib.md5(data).hexdigest()
     if digest != FILES[stem]:
         raise DatasetError(
             f"{path} is corrupt: the MD5 of its decompressed bytes is {digest},"
-            f" expected {FILES[stem]} (the official Fashion-MNIST release). Delete or"
-            f" replace the file.\n{HOW_TO_FIX}"
+            f" expected {FILES[stem]} (the official Fashion-MNIST release)."
+            f" Delete or replace the file.\n{HOW_TO_FIX}"
         )
     return data
 
 
 def read_idx(path: Path) -> torch.Tensor:
-    """Parse one verified IDX file into a uint8 tensor (images ``N x 28 x 28``, labels
-    ``N``)."""
+    """Parse one verified IDX file into a uint8 tensor (images ``N x 28 x 28``,
+    labels ``N``)."""
     stem = path.name.removesuffix(".gz")
     stat = path.stat()
     data = _read_verified(path, stem, stat.st_mtime_ns, stat.st_size)
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    shape = [
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    ]
     offset = 4 + 4 * ndim
-    return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
+    return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(
+        shape
+    )
 
 
 def load_split(
-    split: str = "train", root: str | Path | None = None, download: bool | None = None
+    split: str = "train",
+    root: str | Path | None = None,
+    download: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (uint8, ``N x 28 x 28``) and labels (int64) of ``split`` (``train`` or
-    ``test``)."""
+    """Images (uint8, ``N x 28 x 28``) and labels (int64) of ``split`` (``train``
+    or ``test``)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
     folder = find_fashion_mnist(root, download)
@@ -246,8 +267,8 @@ def load_fashion_mnist(
     """The dataset as tensors on ``device``, optionally cut to the first
     ``n_train``/``n_test``.
 
-    Images are float32 in [0, 1] with a channel axis, ``(N, 1, 28, 28)``, exactly what
-    ``transforms.ToTensor()`` gives per image -- but for all images at once.
+    Images are float32 in [0, 1] with a channel axis, ``(N, 1, 28, 28)``, exactly
+    what ``transforms.ToTensor()`` gives per image -- but for all images at once.
     """
     parts = []
     for split, limit in (("train", n_train), ("test", n_test)):
@@ -262,11 +283,14 @@ def load_fashion_mnist(
 
 
 class TensorImageDataset(Dataset):
-    """``(image, label)`` pairs from tensors, optionally resized per image like d2l
-    does."""
+    """``(image, label)`` pairs from tensors, optionally resized per image like
+    d2l does."""
 
     def __init__(
-        self, images: torch.Tensor, labels: torch.Tensor, resize: int | None = None
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        resize: int | None = None,
     ):
         self.images, self.labels, self.resize = images, labels, resize
 
@@ -293,8 +317,8 @@ def fashion_mnist_dataloaders(
     """``(train_iter, test_iter)`` like ``d2l.load_data_fashion_mnist(batch_size,
     resize)``.
 
-    The difference: the files are found and verified by this module, never downloaded
-    into ``../data`` behind the reader's back.
+    The difference: the files are found and verified by this module, never
+    downloaded into ``../data`` behind the reader's back.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")

@@ -1,7 +1,7 @@
 """Block diagrams drawn with matplotlib: layers as boxes, data flowing upwards.
 
-``block_diagram(ax, ["conv 3x3", "BN", "ReLU", ...], after_add=["ReLU"])`` draws one
-block with its shortcut on the right; ``shortcut=None`` draws the plain block.
+``block_diagram(ax, ["conv 3x3", "BN", "ReLU", ...], after_add=["ReLU"])`` draws
+one block with its shortcut on the right; ``shortcut=None`` draws the plain block.
 """
 
 from __future__ import annotations
@@ -42,10 +42,15 @@ def _arrow(
 
 
 def _stack(
-    ax: Axes, labels: Sequence[str], y: float, gap: float, box_h: float, width: float
+    ax: Axes,
+    labels: Sequence[str],
+    y: float,
+    gap: float,
+    box_h: float,
+    width: float,
 ) -> float:
-    """Draw ``labels`` as boxes upwards from ``y``, each after an arrow; return the new
-    top."""
+    """Draw ``labels`` as boxes upwards from ``y``, each after an arrow; return
+    the new top."""
     for label in labels:
         _arrow(ax, (0, y), (0, y + gap))
         y += gap
@@ -89,7 +94,10 @@ def block_diagram(
         ax.text(0, y, "+", ha="center", va="center", fontsize=13)
         x_side = width / 2 + 0.7
         ax.plot(
-            [0.15, x_side, x_side], [y_in + 0.15, y_in + 0.15, y], color="black", lw=1.2
+            [0.15, x_side, x_side],
+            [y_in + 0.15, y_in + 0.15, y],
+            color="black",
+            lw=1.2,
         )
         _arrow(ax, (x_side, y), (0.2, y))
         ax.text(
@@ -154,8 +162,8 @@ def post_vs_pre_activation() -> Figure:
 
 
 def residual_block_figure() -> Figure:
-    """The seed's ``Residual`` block: identity shortcut (left), 1x1 convolution shortcut
-    (right)."""
+    """The seed's ``Residual`` block: identity shortcut (left), 1x1 convolution
+    shortcut (right)."""
     fig, axes = plt.subplots(1, 2, figsize=(7, 4.2))
     layers = ["conv 3×3", "BN", "ReLU", "conv 3×3", "BN"]
     block_diagram(

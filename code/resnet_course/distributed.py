@@ -1,26 +1,27 @@
 """Data-parallel training over several processes, as ``torchrun`` launches them.
 
-``torchrun --standalone --nproc_per_node=N -m resnet_course train ...`` starts N copies
-of the training command and tells each, through environment variables, which one it is
-(:func:`launched_world`). Each copy is one *rank*: one GPU with NCCL, or one CPU
-process with gloo. They start from the same weights, and after every backward pass
-:class:`~torch.nn.parallel.DistributedDataParallel` averages their gradients with an
-all-reduce, so every rank takes the same optimiser step.
+``torchrun --standalone --nproc_per_node=N -m resnet_course train ...`` starts N
+copies of the training command and tells each, through environment variables,
+which one it is (:func:`launched_world`). Each copy is one *rank*: one GPU with
+NCCL, or one CPU process with gloo. They start from the same weights, and after
+every backward pass :class:`~torch.nn.parallel.DistributedDataParallel` averages
+their gradients with an all-reduce, so every rank takes the same optimiser step.
 
 What is shared out, and how:
 
-* **the batch** -- ``batch_size`` is the *global* batch, the same for every N; each rank
-  trains on ``batch_size / N`` of its images (:func:`check_launch` refuses a batch that
-  does not divide);
-* **the data** -- all ranks draw the same shuffle of the training set each epoch, and
-  each keeps on its device only its share of it, :func:`epoch_shard`: one copy per
-  epoch, then every step's batch is a slice of it. Global batch ``b`` therefore holds
-  the very images it holds in a one-process run;
-* **batch norm** -- each rank normalises by the statistics of its own ``batch_size / N``
-  images unless ``sync_batchnorm`` asks for the statistics of the whole global batch
-  (:func:`sync_batchnorm`);
-* **testing** -- each rank tests its slice of the test set, :func:`held_out_shard`, and the
-  sums are added up across ranks (:func:`all_sum`).
+* **the batch** -- ``batch_size`` is the *global* batch, the same for every N;
+  each rank trains on ``batch_size / N`` of its images (:func:`check_launch`
+  refuses a batch that does not divide);
+* **the data** -- all ranks draw the same shuffle of the training set each epoch,
+  and each keeps on its device only its share of it, :func:`epoch_shard`: one copy
+  per epoch, then every step's batch is a slice of it. Global batch ``b``
+  therefore holds the very images it holds in a one-process run;
+* **batch norm** -- each rank normalises by the statistics of its own
+  ``batch_size / N`` images unless ``sync_batchnorm`` asks for the statistics of
+  the whole global batch (:func:`sync_batchnorm`);
+* **testing** -- each rank tests its slice of the test set,
+  :func:`held_out_shard`, and the sums are added up across ranks
+  (:func:`all_sum`).
 
 Only rank 0 writes checkpoints and history and shows a progress bar
 (:attr:`World.is_main`).
@@ -56,7 +57,8 @@ class RunStopped(RuntimeError):
 
 @dataclass(frozen=True)
 class World:
-    """Which of how many processes this one is (``size == 1``: a run on its own)."""
+    """Which of how many processes this one is (``size == 1``: a run on its
+    own)."""
 
     rank: int = 0
     size: int = 1
@@ -85,8 +87,10 @@ def launched_world() -> World:
 
 
 def check_launch(world: World, batch_size: int, device_setting: str) -> None:
-    """``LaunchError`` for N processes this machine or this batch cannot take (before
-    the device is even looked at, so a GPU-less machine hears how many GPUs it has)."""
+    """``LaunchError`` for N processes this machine or this batch cannot take
+    (before the device is even looked at, so a GPU-less machine hears how many
+    GPUs it has).
+    """
     if not world.distributed:
         return
     n = world.size
@@ -96,20 +100,24 @@ def check_launch(world: World, batch_size: int, device_setting: str) -> None:
     gpus = torch.cuda.device_count()
     if wants_cuda and world.local_size > gpus:
         fix = (
-            f"use --nproc_per_node={gpus} or fewer (or --device cpu to train with gloo"
-            " on the CPU)"
+            f"use --nproc_per_node={gpus} or fewer (or --device cpu to train with"
+            " gloo on the CPU)"
             if gpus
             else "use --device cpu to train with gloo on the CPU"
         )
         raise LaunchError(
-            f"torchrun started {world.local_size} processes on this machine, which has"
-            f" {gpus} GPU(s), and each process needs a GPU of its own; {fix}"
+            f"torchrun started {world.local_size} processes on this machine,"
+            f" which has {gpus} GPU(s), and each process needs a GPU of its own;"
+            f" {fix}"
         )
     if batch_size % n:
-        lower, upper = batch_size - batch_size % n, batch_size + n - batch_size % n
+        lower, upper = (
+            batch_size - batch_size % n,
+            batch_size + n - batch_size % n,
+        )
         raise LaunchError(
-            f"the global batch --batch-size {batch_size} cannot be split evenly over"
-            f" {n} processes; choose a multiple of {n}, such as "
+            f"the global batch --batch-size {batch_size} cannot be split evenly"
+            f" over {n} processes; choose a multiple of {n}, such as "
             + (f"{lower} or {upper}" if lower else f"{upper}")
         )
 
@@ -132,12 +140,15 @@ def process_group(world: World, device: torch.device) -> Iterator[None]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, timeout=TIMEOUT, device_id=_device_id(device))
+    dist.init_process_group(
+        backend, timeout=TIMEOUT, device_id=_device_id(device)
+    )
     previous = signal.signal(signal.SIGTERM, _stopped_by_signal)
     try:
         yield
     except BaseException:
-        _STOPPING.set()  # torchrun's SIGTERM must not cut short what this rank says
+        # torchrun's SIGTERM must not cut short what this rank says
+        _STOPPING.set()
         raise
     else:
         signal.signal(signal.SIGTERM, previous)
@@ -162,9 +173,10 @@ def _stopped_by_signal(signum: int, frame: Any) -> None:
 
 
 def first_to_report(world: World) -> bool:
-    """Whether this process is the first survivor to report that the run stopped, so
-    that exactly one line says so, whichever rank died.  The ranks count themselves in
-    ``torchrun``'s store, which outlives them; without it, rank 0 reports."""
+    """Whether this process is the first survivor to report that the run stopped,
+    so that exactly one line says so, whichever rank died.  The ranks count
+    themselves in ``torchrun``'s store, which outlives them; without it, rank 0
+    reports."""
     try:
         store = dist.TCPStore(
             os.environ["MASTER_ADDR"],
@@ -185,13 +197,17 @@ def peer_failure(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, backend_error) or (
         isinstance(exc, RuntimeError)
-        and any(s in text for s in ("Connection closed by peer", "Connection reset"))
+        and any(
+            s in text for s in ("Connection closed by peer", "Connection reset")
+        )
     )
 
 
 def all_sum(*values: float | torch.Tensor, device: torch.device) -> list[float]:
     """Each value added up over the ranks (itself in a one-process run)."""
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    t = torch.tensor(
+        [float(v) for v in values], dtype=torch.float64, device=device
+    )
     if dist.is_initialized():
         dist.all_reduce(t)
     return t.tolist()
@@ -226,13 +242,14 @@ def epoch_shard(
 
 
 def held_out_shard(n: int, world: World) -> slice:
-    """This rank's share of ``n`` test images: every N-th, starting at its rank."""
+    """This rank's share of ``n`` test images: every N-th, starting at its
+    rank."""
     return slice(world.rank, n, world.size)
 
 
 class _AllReduceSum(torch.autograd.Function):
-    """Sum over the ranks, differentiably: the gradient of a sum that every rank uses
-    is the sum of every rank's gradient."""
+    """Sum over the ranks, differentiably: the gradient of a sum that every rank
+    uses is the sum of every rank's gradient."""
 
     @staticmethod
     def forward(ctx: Any, t: torch.Tensor) -> torch.Tensor:
@@ -248,10 +265,10 @@ class _AllReduceSum(torch.autograd.Function):
 
 
 class CrossProcessBatchNorm2d(nn.BatchNorm2d):
-    """Batch norm whose training statistics are those of the global batch: per-channel
-    sums and counts are all-reduced (differentiably) across the ranks, the mean first
-    and then the squared deviations from it (two passes: ``E[x^2] - E[x]^2`` would
-    lose digits where the mean is large). It works with
+    """Batch norm whose training statistics are those of the global batch:
+    per-channel sums and counts are all-reduced (differentiably) across the ranks,
+    the mean first and then the squared deviations from it (two passes:
+    ``E[x^2] - E[x]^2`` would lose digits where the mean is large). It works with
     any backend, gloo included; ``nn.SyncBatchNorm`` is used on GPUs instead."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -262,11 +279,14 @@ class CrossProcessBatchNorm2d(nn.BatchNorm2d):
         stats = _AllReduceSum.apply(torch.cat([x.sum((0, 2, 3)), count]))
         n = stats[c]
         mean = stats[:c] / n
-        centred = x - mean[None, :, None, None]  # two passes, as torch's own BN does
+        # two passes, as torch's own BN does
+        centred = x - mean[None, :, None, None]
         var = _AllReduceSum.apply((centred * centred).sum((0, 2, 3))) / n
         self._update_running_stats(mean, var, n)
         scale = self.weight * torch.rsqrt(var + self.eps)
-        return centred * scale[None, :, None, None] + self.bias[None, :, None, None]
+        return (
+            centred * scale[None, :, None, None] + self.bias[None, :, None, None]
+        )
 
     @torch.no_grad()
     def _update_running_stats(self, mean, var, n) -> None:
@@ -278,8 +298,10 @@ class CrossProcessBatchNorm2d(nn.BatchNorm2d):
 
 def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     """``model`` with every ``BatchNorm2d`` normalising over the global batch:
-    ``nn.SyncBatchNorm`` on CUDA, :class:`CrossProcessBatchNorm2d` on the CPU (torch's
-    own supports GPUs only). The weights and buffers are kept, under the same names."""
+    ``nn.SyncBatchNorm`` on CUDA, :class:`CrossProcessBatchNorm2d` on the CPU
+    (torch's own supports GPUs only). The weights and buffers are kept, under the
+    same names.
+    """
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for name, child in model.named_children():
@@ -295,8 +317,8 @@ def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def data_parallel(net: nn.Module, device: torch.device) -> nn.Module:
-    """``net`` wrapped for gradient all-reduce (``DistributedDataParallel``), which
-    also makes every rank start from rank 0's weights."""
+    """``net`` wrapped for gradient all-reduce (``DistributedDataParallel``),
+    which also makes every rank start from rank 0's weights."""
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(net, device_ids=ids)
 

@@ -2,7 +2,8 @@
 
 Every function takes a result as :mod:`resnet_course.reproduce` stores it (or as
 ``run_experiment`` returns it) and draws it; none computes anything an experiment
-should.  Seeds are shown as they are: a line or a band for the spread, a dot per seed.
+should.  Seeds are shown as they are: a line or a band for the spread, a dot per
+seed.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ KIND_COLOURS = {
 }
 
 
-def seed_band(ax: Axes, curves: Sequence[dict], scale: float = 1.0, **style) -> None:
-    """The mean of several seeds' curves ``{"x", "y"}`` as a line, their range as a
-    band (curves are cut to the shortest one)."""
+def seed_band(
+    ax: Axes, curves: Sequence[dict], scale: float = 1.0, **style
+) -> None:
+    """The mean of several seeds' curves ``{"x", "y"}`` as a line, their range as
+    a band (curves are cut to the shortest one)."""
     n = min(len(c["y"]) for c in curves)
     x = np.asarray(curves[0]["x"][:n], dtype=float)
     ys = scale * np.array([c["y"][:n] for c in curves], dtype=float)
@@ -56,12 +59,19 @@ def seed_points(
     label: str | None = None,
     scale: float = 100.0,
 ) -> None:
-    """Mean and standard deviation of ``values`` as an error bar at ``x``, and each
-    seed as a small dot beside it."""
+    """Mean and standard deviation of ``values`` as an error bar at ``x``, and
+    each seed as a small dot beside it."""
     v = scale * np.asarray(values, dtype=float)
     sd = v.std(ddof=1) if len(v) > 1 else 0.0
     ax.errorbar(
-        x, v.mean(), yerr=sd, fmt=marker, color=colour, capsize=4, ms=7, label=label
+        x,
+        v.mean(),
+        yerr=sd,
+        fmt=marker,
+        color=colour,
+        capsize=4,
+        ms=7,
+        label=label,
     )
     ax.plot(np.full(len(v), x + 0.12), v, ".", color=colour, alpha=0.6, ms=5)
 
@@ -119,11 +129,13 @@ def plot_degradation(result: dict, title: str = "") -> Figure:
     return fig
 
 
-def summary_table(rows: Sequence[dict], by: Sequence[str], metrics: dict[str, str]):
+def summary_table(
+    rows: Sequence[dict], by: Sequence[str], metrics: dict[str, str]
+):
     """A pandas table of :func:`~resnet_course.experiments.common.summarise` rows:
-    the ``by`` columns, the seeds, and ``mean ± sd`` (in %) of each metric, under the
-    column names ``metrics`` maps them to.  Shown as an HTML table in the book (a plain
-    DataFrame: its HTML is the same on every run, unlike a Styler's)."""
+    the ``by`` columns, the seeds, and ``mean ± sd`` (in %) of each metric, under
+    the column names ``metrics`` maps them to.  Shown as an HTML table in the book
+    (a plain DataFrame: its HTML is the same on every run, unlike a Styler's)."""
     import pandas as pd
 
     from .experiments.common import pm
@@ -139,8 +151,8 @@ def summary_table(rows: Sequence[dict], by: Sequence[str], metrics: dict[str, st
 
 
 def plot_identity(result: dict) -> Figure:
-    """(a) the loss of learning the identity per step (seeds as bands), one line per
-    kind and depth; (b) the final loss against the number of blocks."""
+    """(a) the loss of learning the identity per step (seeds as bands), one line
+    per kind and depth; (b) the final loss against the number of blocks."""
     groups = group_runs(result, ("kind", "n_blocks"))
     counts = sorted({n for _, n in groups})
     shades = dict(zip(counts, np.linspace(1.0, 0.5, len(counts))))
@@ -189,9 +201,9 @@ def plot_identity(result: dict) -> Figure:
 
 
 def plot_gradient_ratios(result: dict, curve: str = "ratio_trained") -> Figure:
-    """``||dE/dx_l|| / ||dE/dx_L||`` at every block ``l``, plain (left) and residual
-    (right), one line per depth (geometric mean of the seeds, their range as a band).
-    Runs that diverged have no trained curve and are left out."""
+    """``||dE/dx_l|| / ||dE/dx_L||`` at every block ``l``, plain (left) and
+    residual (right), one line per depth (geometric mean of the seeds, their range
+    as a band). Runs that diverged have no trained curve and are left out."""
     groups = group_runs(result, ("kind", "blocks"))
     counts = sorted({n for _, n in groups})
     colours = dict(zip(counts, plt.cm.viridis(np.linspace(0, 0.8, len(counts)))))
@@ -220,7 +232,9 @@ def plot_gradient_ratios(result: dict, curve: str = "ratio_trained") -> Figure:
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set(yscale="log", title=kind, xlabel="block $l$ (0 = bottom)")
         integer_ticks(ax)
-    axes[0].set_ylabel(r"$\|\partial E/\partial x_l\| / \|\partial E/\partial x_L\|$")
+    axes[0].set_ylabel(
+        r"$\|\partial E/\partial x_l\| / \|\partial E/\partial x_L\|$"
+    )
     fig.tight_layout()
     legend_outside(axes[1], ncols=1, fontsize=9, where="right")
     return fig
@@ -238,9 +252,10 @@ NET_COLOURS = ("C0", "C3", "C2", "C4")
 
 def plot_single_lesions(result: dict) -> Figure:
     """Test error after deleting one block, for every block of every network: mean
-    over the seeds with their range; intact errors as horizontal lines; downsampling
-    blocks (only their residual branch deleted) as open squares.  No line joins the
-    blocks: a plain network's downsampling blocks cannot be deleted."""
+    over the seeds with their range; intact errors as horizontal lines;
+    downsampling blocks (only their residual branch deleted) as open squares.  No
+    line joins the blocks: a plain network's downsampling blocks cannot be
+    deleted."""
     nets = _nets(result)
     fig, axes = plt.subplots(
         1,
@@ -248,10 +263,14 @@ def plot_single_lesions(result: dict) -> Figure:
         figsize=(FIG_WIDTH, 3.4),
         sharey=True,
         gridspec_kw={
-            "width_ratios": [max(r[0]["metrics"]["blocks"], 9) for r in nets.values()]
+            "width_ratios": [
+                max(r[0]["metrics"]["blocks"], 9) for r in nets.values()
+            ]
         },
     )
-    for ax, (name, runs), colour in zip(np.atleast_1d(axes), nets.items(), NET_COLOURS):
+    for ax, (name, runs), colour in zip(
+        np.atleast_1d(axes), nets.items(), NET_COLOURS
+    ):
         blocks = sorted(int(i) for i in runs[0]["curves"]["single"])
         down = set(runs[0]["curves"]["downsampling"])
         errs = 100 * np.array(
@@ -287,7 +306,9 @@ def plot_random_lesions(result: dict) -> Figure:
     fig, ax = plt.subplots(figsize=(FIG_WIDTH, 3.4))
     for (name, runs), colour in zip(_nets(result).items(), NET_COLOURS):
         ks = sorted(int(k) for k in runs[0]["curves"]["random"])
-        values = [[e for r in runs for e in r["curves"]["random"][str(k)]] for k in ks]
+        values = [
+            [e for r in runs for e in r["curves"]["random"][str(k)]] for k in ks
+        ]
         mean = 100 * np.array([np.mean(v) for v in values])
         ax.plot(ks, mean, "o-", color=colour, ms=4, label=name)
         ax.fill_between(
@@ -301,7 +322,9 @@ def plot_random_lesions(result: dict) -> Figure:
     ax.axhline(90, color="grey", lw=0.8, ls=":")
     ax.text(0.2, 91.5, "chance (10 classes)", color="grey", fontsize=9)
     ax.set(
-        xlabel="ordinary blocks deleted, $k$", ylabel="test error (%)", ylim=(0, 100)
+        xlabel="ordinary blocks deleted, $k$",
+        ylabel="test error (%)",
+        ylim=(0, 100),
     )
     integer_ticks(ax)
     fig.tight_layout()
@@ -310,9 +333,9 @@ def plot_random_lesions(result: dict) -> Figure:
 
 
 def plot_path_gradients(result: dict, net: str) -> Figure:
-    """Veit et al.'s Fig. 6 for ``net`` (e.g. "ResNet-56"): (a) share of paths of each
-    length, (b) the gradient of one path of each length, (c) the share of the total
-    gradient that paths of each length carry; means over the seeds."""
+    """Veit et al.'s Fig. 6 for ``net`` (e.g. "ResNet-56"): (a) share of paths of
+    each length, (b) the gradient of one path of each length, (c) the share of the
+    total gradient that paths of each length carry; means over the seeds."""
     from .paths import path_length_counts
 
     runs = _nets(result)[net]
@@ -335,8 +358,10 @@ def plot_path_gradients(result: dict, net: str) -> Figure:
 
 
 def plot_preact(result: dict) -> Figure:
-    """(a) test error after every epoch, one band per kind (seeds as the band); (b)
-    the final training and test error of each kind, mean ± sd and one dot per seed."""
+    """(a) test error after every epoch, one band per kind (seeds as the band);
+    (b) the final training and test error of each kind, mean ± sd and one dot per
+    seed.
+    """
     groups = group_runs(result, ("kind", "depth"))
     fig, (ax, bx) = plt.subplots(
         1, 2, figsize=(FIG_WIDTH, 3.6), gridspec_kw={"width_ratios": [1.5, 1]}
@@ -360,7 +385,9 @@ def plot_preact(result: dict) -> Figure:
                 KIND_COLOURS[kind],
                 label=kind if j == 0 else None,
             )
-    ax.set(xlabel="iteration", ylabel="test error (%)", title="(a) after each epoch")
+    ax.set(
+        xlabel="iteration", ylabel="test error (%)", title="(a) after each epoch"
+    )
     bx.set(
         xticks=(0, 1),
         xticklabels=("training", "test"),
@@ -377,9 +404,10 @@ FULL_RECIPE = "full recipe"
 
 
 def ablation_changes(result: dict) -> dict[str, list[float]]:
-    """Per ablation arm, the change of validation accuracy against the full recipe of
-    the same seed (paired by seed), in seed order; plus the EMA and flip-TTA rows,
-    which test the full runs' weights without EMA or without the mirror image."""
+    """Per ablation arm, the change of validation accuracy against the full recipe
+    of the same seed (paired by seed), in seed order; plus the EMA and flip-TTA
+    rows, which test the full runs' weights without EMA or without the mirror
+    image."""
     full = {
         r["seed"]: r["metrics"]
         for r in result["runs"]
@@ -392,15 +420,19 @@ def ablation_changes(result: dict) -> dict[str, list[float]]:
             changes.setdefault(arm, []).append(
                 run["metrics"]["val_acc"] - full[run["seed"]]["val_acc"]
             )
-    for key, arm in (("val_acc_no_ema", "no EMA"), ("val_acc_no_tta", "no flip TTA")):
+    for key, arm in (
+        ("val_acc_no_ema", "no EMA"),
+        ("val_acc_no_tta", "no flip TTA"),
+    ):
         changes[arm] = [m[key] - m["val_acc"] for _, m in sorted(full.items())]
     return changes
 
 
 def plot_ablation(result: dict) -> Figure:
-    """The change of validation accuracy when one ingredient is left out, one row per
-    ingredient: mean ± sd over seeds (paired with the full recipe of the same seed) and
-    a dot per seed; the grey band is ± the full recipe's seed-to-seed sd."""
+    """The change of validation accuracy when one ingredient is left out, one row
+    per ingredient: mean ± sd over seeds (paired with the full recipe of the same
+    seed) and a dot per seed; the grey band is ± the full recipe's seed-to-seed
+    sd."""
     changes = ablation_changes(result)
     full = [
         r["metrics"]["val_acc"]
@@ -415,7 +447,9 @@ def plot_ablation(result: dict) -> Figure:
         v = 100 * np.asarray(values)
         spread = v.std(ddof=1) if len(v) > 1 else 0.0
         colour = "C3" if v.mean() < 0 else "C2"
-        ax.errorbar(v.mean(), i, xerr=spread, fmt="o", color=colour, capsize=4, ms=7)
+        ax.errorbar(
+            v.mean(), i, xerr=spread, fmt="o", color=colour, capsize=4, ms=7
+        )
         ax.plot(v, np.full(len(v), i + 0.22), ".", color=colour, alpha=0.6, ms=5)
     ax.set_yticks(range(len(changes)), list(changes))
     ax.invert_yaxis()
@@ -429,8 +463,8 @@ def plot_ablation(result: dict) -> Figure:
 
 
 def plot_final(result: dict) -> Figure:
-    """(a) held-out accuracy after every epoch (seeds as a band); (b) the final test
-    accuracy of every seed, mean ± sd."""
+    """(a) held-out accuracy after every epoch (seeds as a band); (b) the final
+    test accuracy of every seed, mean ± sd."""
     runs = sorted(result["runs"], key=lambda r: r["seed"])
     fig, (ax, bx) = plt.subplots(
         1, 2, figsize=(FIG_WIDTH, 3.4), gridspec_kw={"width_ratios": [1.8, 1]}
@@ -440,10 +474,14 @@ def plot_final(result: dict) -> Figure:
     ]
     seed_band(ax, curves, 100, color="C0", lw=1.6)
     integer_ticks(ax)
-    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="(a) after each epoch")
+    ax.set(
+        xlabel="epoch", ylabel="test accuracy (%)", title="(a) after each epoch"
+    )
     ax.grid(alpha=0.3)
     seed_points(bx, 0, [r["metrics"]["test_acc"] for r in runs], "C0")
-    bx.set(xticks=[], xlim=(-0.5, 0.7), ylabel="test accuracy (%)", title="(b) final")
+    bx.set(
+        xticks=[], xlim=(-0.5, 0.7), ylabel="test accuracy (%)", title="(b) final"
+    )
     bx.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

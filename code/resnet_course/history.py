@@ -50,7 +50,9 @@ class History:
                 return seconds
         return None
 
-    def record(self, epoch: int, lr: float, seconds: float, **measured: float) -> None:
+    def record(
+        self, epoch: int, lr: float, seconds: float, **measured: float
+    ) -> None:
         """Append one epoch: ``train_loss``, ``train_acc``, ``test_loss``,
         ``test_acc``."""
         self.epoch.append(epoch)
@@ -79,8 +81,8 @@ def in_jupyter() -> bool:
 def plot_history(
     history: History | dict[str, History], axes=None, title: str | None = None
 ):
-    """Loss and accuracy per epoch (train and test), for one run or a dict of named
-    runs."""
+    """Loss and accuracy per epoch (train and test), for one run or a dict of
+    named runs."""
     import matplotlib.pyplot as plt
 
     runs = history if isinstance(history, dict) else {"": history}
@@ -93,9 +95,15 @@ def plot_history(
     for i, (name, h) in enumerate(runs.items()):
         colour = f"C{i}"
         label = f"{name} " if name else ""
-        axes[0].plot(h.epoch, h.train_loss, "--", color=colour, label=f"{label}train")
-        axes[0].plot(h.epoch, h.test_loss, "-", color=colour, label=f"{label}test")
-        axes[1].plot(h.epoch, h.train_acc, "--", color=colour, label=f"{label}train")
+        axes[0].plot(
+            h.epoch, h.train_loss, "--", color=colour, label=f"{label}train"
+        )
+        axes[0].plot(
+            h.epoch, h.test_loss, "-", color=colour, label=f"{label}test"
+        )
+        axes[1].plot(
+            h.epoch, h.train_acc, "--", color=colour, label=f"{label}train"
+        )
         axes[1].plot(h.epoch, h.test_acc, "-", color=colour, label=f"{label}test")
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")

@@ -1,17 +1,17 @@
-"""Deep multilayer perceptrons, plain or residual: the degradation problem in a minute
-on a CPU.
+"""Deep multilayer perceptrons, plain or residual: the degradation problem in a
+minute on a CPU.
 
-``deep_mlp(n_blocks, residual=...)`` mirrors the CIFAR family of He et al. (2015) with
-fully connected layers: a linear stem, ``n_blocks`` blocks of two linear layers with
-batch norm, and a linear classifier -- ``2 * n_blocks + 2`` weighted layers.  Each block
-computes ``ReLU(F(x) + x)`` when ``residual`` and ``ReLU(F(x))`` otherwise, with F =
-Linear-BN-ReLU-Linear-BN, so the plain and the residual network of one depth have
-exactly the same parameters.
+``deep_mlp(n_blocks, residual=...)`` mirrors the CIFAR family of He et al. (2015)
+with fully connected layers: a linear stem, ``n_blocks`` blocks of two linear
+layers with batch norm, and a linear classifier -- ``2 * n_blocks + 2`` weighted
+layers.  Each block computes ``ReLU(F(x) + x)`` when ``residual`` and
+``ReLU(F(x))`` otherwise, with F = Linear-BN-ReLU-Linear-BN, so the plain and the
+residual network of one depth have exactly the same parameters.
 
 These are *post-activation* blocks (the ReLU after the addition), as in the CIFAR
-networks whose degradation chapter 1 reproduces.  The backpropagation chapter needs the
-clean identity ``x_{i+1} = x_i + F(x_i)`` of He et al. (2016) instead, and builds its
-own pre-activation MLP in :mod:`resnet_course.gradients`.
+networks whose degradation chapter 1 reproduces.  The backpropagation chapter
+needs the clean identity ``x_{i+1} = x_i + F(x_i)`` of He et al. (2016) instead,
+and builds its own pre-activation MLP in :mod:`resnet_course.gradients`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from torch.nn import functional as F
 
 
 class MLPBlock(nn.Module):
-    """Linear-BN-ReLU-Linear-BN, plus the identity shortcut when ``residual``, then
-    ReLU."""
+    """Linear-BN-ReLU-Linear-BN, plus the identity shortcut when ``residual``,
+    then ReLU."""
 
     def __init__(self, width: int, residual: bool = True):
         super().__init__()
@@ -69,7 +69,8 @@ class DeepMLP(nn.Module):
             if isinstance(m, nn.Linear) and m is not self.fc:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
         if zero_init_residual:
-            # Each block then starts as ReLU(x) = x (its input is already non-negative).
+            # Each block then starts as ReLU(x) = x (its input is already
+            # non-negative).
             for block in self.blocks:
                 nn.init.zeros_(block.bn2.weight)
 
@@ -77,9 +78,13 @@ class DeepMLP(nn.Module):
         return self.fc(self.blocks(self.stem(x)))
 
 
-def deep_mlp(depth: int, residual: bool = True, width: int = 64, **kwargs) -> DeepMLP:
-    """``deep_mlp(50)`` is a residual MLP with 50 weighted layers (24 blocks); depth =
-    2n + 2."""
+def deep_mlp(
+    depth: int, residual: bool = True, width: int = 64, **kwargs
+) -> DeepMLP:
+    """``deep_mlp(50)`` is a residual MLP with 50 weighted layers (24 blocks);
+    depth = 2n + 2."""
     if depth < 4 or depth % 2:
-        raise ValueError(f"depth must be 2n+2 with n >= 1 (4, 6, 8, ...), got {depth}")
+        raise ValueError(
+            f"depth must be 2n+2 with n >= 1 (4, 6, 8, ...), got {depth}"
+        )
     return DeepMLP((depth - 2) // 2, residual, width, **kwargs)

@@ -1,8 +1,8 @@
 """Whole networks built from :mod:`resnet_course.blocks`.
 
-``d2l_resnet18`` is the ResNet-18 of d2l (and of the seed article): a 7x7 stem with
-max-pooling, four stages of two residual blocks (64, 128, 256, 512 channels), global
-average pooling and a linear classifier.  It expects single-channel images
+``d2l_resnet18`` is the ResNet-18 of d2l (and of the seed article): a 7x7 stem
+with max-pooling, four stages of two residual blocks (64, 128, 256, 512 channels),
+global average pooling and a linear classifier.  It expects single-channel images
 (Fashion-MNIST resized to 96x96 in d2l's recipe) and has 10 outputs.
 """
 
@@ -17,8 +17,8 @@ from .blocks import resnet_block
 
 
 def d2l_resnet18(in_channels: int = 1, num_classes: int = 10) -> nn.Sequential:
-    """ResNet-18 as d2l builds it: ``b1`` stem, stages ``b2``..``b5``, then pool and
-    linear."""
+    """ResNet-18 as d2l builds it: ``b1`` stem, stages ``b2``..``b5``, then pool
+    and linear."""
     b1 = nn.Sequential(
         nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3),
         nn.BatchNorm2d(64),
@@ -50,7 +50,8 @@ def count_parameters(model: nn.Module) -> int:
 def stage_shapes(
     model: nn.Sequential, x: torch.Tensor
 ) -> list[tuple[str, tuple[int, ...]]]:
-    """The output shape after each top-level layer of ``model`` for input ``x``."""
+    """The output shape after each top-level layer of ``model`` for input
+    ``x``."""
     shapes = []
     with torch.no_grad():
         for layer in model:
@@ -75,14 +76,14 @@ def cifar_resnet18(
     width: int = 64,
     zero_init_residual: bool = False,
 ) -> nn.Sequential:
-    """ResNet-18 in the CIFAR style: a 3x3 stem, no max-pool, so 28 px images keep their
-    size.
+    """ResNet-18 in the CIFAR style: a 3x3 stem, no max-pool, so 28 px images keep
+    their size.
 
-    Stages of two :class:`~resnet_course.cifar_resnet.BasicBlock` each at ``width`` x 1,
-    2, 4, 8 channels (64-128-256-512 by default), projection shortcuts (option B) where
-    the shape changes, global average pooling and a linear classifier -- torchvision's
-    layer names. ``width=16`` gives a network with the same 18 layers and 1/16 of the
-    arithmetic, for CPUs.
+    Stages of two :class:`~resnet_course.cifar_resnet.BasicBlock` each at
+    ``width`` x 1, 2, 4, 8 channels (64-128-256-512 by default), projection
+    shortcuts (option B) where the shape changes, global average pooling and a
+    linear classifier -- torchvision's layer names. ``width=16`` gives a network
+    with the same 18 layers and 1/16 of the arithmetic, for CPUs.
     """
     from collections import OrderedDict
 
@@ -123,5 +124,7 @@ MODELS: dict[str, Callable[[int], nn.Module]] = {
 def build_model(name: str, width: int = 64) -> nn.Module:
     """A fresh network by name (see :data:`MODELS`)."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        raise ValueError(
+            f"unknown model {name!r}; choose one of {', '.join(MODELS)}"
+        )
     return MODELS[name](width)

@@ -1,10 +1,11 @@
 """Launching data-parallel runs from Python: the chapter's comparison of 1 and 2
 processes, and ``bench --nproc``.
 
-Each run is what a user types, ``torchrun --standalone --nproc_per_node=N -m
-resnet_course train ...`` (as ``python -m torch.distributed.run``, the same program),
-in a subprocess; its history and its final weights are read back from the files it
-wrote. The functions return plain data; the chapter plots and tabulates it.
+Each run is what a user types,
+``torchrun --standalone --nproc_per_node=N -m resnet_course train ...`` (as
+``python -m torch.distributed.run``, the same program), in a subprocess; its
+history and its final weights are read back from the files it wrote. The functions
+return plain data; the chapter plots and tabulates it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ RUN_TIMEOUT_S = 3600
 
 
 class LaunchFailed(RuntimeError):
-    """A launched run exited with an error; the message is the run's own error line."""
+    """A launched run exited with an error; the message is the run's own error
+    line."""
 
 
 def config_flags(cfg: TrainConfig, changed_only: bool = False) -> list[str]:
-    """The ``train`` flags that give ``cfg``: ``--batch-size 512 --no-augment ...``
-    (with ``changed_only``, just those whose value is not TrainConfig's default)."""
+    """The ``train`` flags that give ``cfg``:
+    ``--batch-size 512 --no-augment ...`` (with ``changed_only``, just those whose
+    value is not TrainConfig's default).
+    """
     flags, default = [], TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
@@ -71,8 +75,8 @@ def launch_command(
 def run_processes(
     nproc: int, cfg: TrainConfig, folder: str | Path, env: dict | None = None
 ) -> dict[str, Any]:
-    """Train ``cfg`` with ``nproc`` processes, its checkpoint in ``folder``; return
-    the history, the wall time (start-up included) and the folder."""
+    """Train ``cfg`` with ``nproc`` processes, its checkpoint in ``folder``;
+    return the history, the wall time (start-up included) and the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder), progress=False)
@@ -125,13 +129,16 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple]):
-    """Train ``cfg`` as each of ``runs``, ``(name, processes, sync_batchnorm,
-    precision)``, says and compare every run's final weights with those of the first
-    run of the same precision (the one-process run); a list of rows."""
+    """Train ``cfg`` as each of ``runs``,
+    ``(name, processes, sync_batchnorm, precision)``, says and compare every run's
+    final weights with those of the first run of the same precision (the
+    one-process run); a list of rows."""
     rows, reference = [], {}
     with tempfile.TemporaryDirectory(prefix="resnet-course-ddp-") as tmp:
         for i, (name, nproc, sync, precision) in enumerate(runs):
-            run_cfg = dataclasses.replace(cfg, sync_batchnorm=sync, precision=precision)
+            run_cfg = dataclasses.replace(
+                cfg, sync_batchnorm=sync, precision=precision
+            )
             run = run_processes(nproc, run_cfg, Path(tmp) / str(i))
             reference.setdefault(precision, run["folder"])
             diff = weights_difference(reference[precision], run["folder"])
@@ -141,8 +148,8 @@ def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple]):
 
 
 def scaling(cfg: TrainConfig, nprocs: Iterable[int]) -> list[dict[str, Any]]:
-    """Images per second with each number of processes in ``nprocs``, the global batch
-    and learning rate fixed; speed-up and efficiency against the first."""
+    """Images per second with each number of processes in ``nprocs``, the global
+    batch and learning rate fixed; speed-up and efficiency against the first."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="resnet-course-scaling-") as tmp:
         for n in nprocs:
@@ -163,9 +170,11 @@ def process_counts(nproc: int) -> list[int]:
 
 
 def device_count_for(device: str) -> tuple[int, str]:
-    """How many processes a machine can take for ``device``, and of what: its GPUs, or
-    its cores."""
-    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+    """How many processes a machine can take for ``device``, and of what: its
+    GPUs, or its cores."""
+    if device.startswith("cuda") or (
+        device == "auto" and torch.cuda.is_available()
+    ):
         return torch.cuda.device_count(), "GPU(s)"
     return os.cpu_count() or 1, "cores"
 
@@ -182,9 +191,10 @@ def step_arithmetic(
     Compute: a training step is about three forward passes' worth of multiply-adds
     (forward, and backward for inputs and weights), 2 FLOP each, on the GPU's
     ``global_batch / N`` images. Communication: a ring all-reduce of the gradients
-    (``grad_bytes`` each; DDP reduces them in the parameters' dtype, fp32 here) sends
-    ``2 (N - 1) / N`` times their size from every GPU. Their ratio, FLOP per byte sent,
-    says how fast the link must be for the all-reduce to hide behind the backward pass.
+    (``grad_bytes`` each; DDP reduces them in the parameters' dtype, fp32 here)
+    sends ``2 (N - 1) / N`` times their size from every GPU. Their ratio, FLOP per
+    byte sent, says how fast the link must be for the all-reduce to hide behind
+    the backward pass.
     """
     rows = []
     for n in nprocs:

@@ -22,8 +22,8 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def setup_chapter(seed: int = 0) -> tuple[str, torch.device]:
-    """Seed everything, set the book's figure style, print the run description, and
-    return ``(profile, device)``."""
+    """Seed everything, set the book's figure style, print the run description,
+    and return ``(profile, device)``."""
     from .plotting import use_book_style
 
     seed_everything(seed)
@@ -33,7 +33,8 @@ def setup_chapter(seed: int = 0) -> tuple[str, torch.device]:
 
 
 class _Text(str):
-    """A string that displays without quotes, so ``{glue:}`name``` shows it as text."""
+    """A string that displays without quotes, so ``{glue:}`name``` shows it as
+    text."""
 
     def __repr__(self) -> str:
         return str(self)
@@ -42,9 +43,10 @@ class _Text(str):
 def glue(name: str, text: str) -> None:
     """Store ``text`` under ``name`` for the book's ``{glue:}`name``` roles.
 
-    The same output MyST-NB's own ``glue`` writes (``display=False``), made here so that
-    a chapter also runs where MyST-NB is not installed (Colab).  The text is stored, not
-    shown: the markdown cell that quotes it is what the reader sees.
+    The same output MyST-NB's own ``glue`` writes (``display=False``), made here
+    so that a chapter also runs where MyST-NB is not installed (Colab).  The text
+    is stored, not shown: the markdown cell that quotes it is what the reader
+    sees.
     """
     from IPython.core.formatters import format_display_data
     from IPython.display import display
@@ -52,14 +54,18 @@ def glue(name: str, text: str) -> None:
     bundle, metadata = format_display_data(_Text(text))
     metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
     display(
-        {GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata
+        {GLUE_PREFIX + k: v for k, v in bundle.items()},
+        raw=True,
+        metadata=metadata,
     )
 
 
-def glue_rows(prefix: str, rows: list[dict], by: tuple[str, ...], metrics) -> list[str]:
+def glue_rows(
+    prefix: str, rows: list[dict], by: tuple[str, ...], metrics
+) -> list[str]:
     """Glue ``mean ± sd`` of each metric of each summary row as
-    ``<prefix>_<by values>_<metric>`` (spaces and commas dropped) and return the keys;
-    e.g. ``cnn_plain_56_train_err`` = "28.7 ± 3.2 %"."""
+    ``<prefix>_<by values>_<metric>`` (spaces and commas dropped) and return the
+    keys; e.g. ``cnn_plain_56_train_err`` = "28.7 ± 3.2 %"."""
     from .experiments.common import pm
 
     keys = []

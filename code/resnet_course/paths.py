@@ -1,15 +1,15 @@
 """Residual networks as collections of paths (Veit et al. 2016).
 
-Unrolling ``n`` residual units ``x_{i+1} = x_i + f_i(x_i)`` gives ``2^n`` paths from
-input to output: each path either passes through the residual branch ``f_i`` of unit
-``i`` or skips it. A path that passes through ``k`` branches has *length* ``k``; there
-are ``C(n, k)`` of them, so lengths follow Binomial(n, 1/2).
+Unrolling ``n`` residual units ``x_{i+1} = x_i + f_i(x_i)`` gives ``2^n`` paths
+from input to output: each path either passes through the residual branch ``f_i``
+of unit ``i`` or skips it. A path that passes through ``k`` branches has *length*
+``k``; there are ``C(n, k)`` of them, so lengths follow Binomial(n, 1/2).
 
 This module enumerates the paths, checks that for *linear* branches the output is
-exactly their sum, draws the unrolled view, and estimates how much gradient flows along
-paths of each length in a trained :class:`~resnet_course.cifar_resnet.CifarResNet` by
-letting gradients through only one branch of every block (the forward pass stays the
-full network's).
+exactly their sum, draws the unrolled view, and estimates how much gradient flows
+along paths of each length in a trained
+:class:`~resnet_course.cifar_resnet.CifarResNet` by letting gradients through only
+one branch of every block (the forward pass stays the full network's).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from torch.nn import functional as F
 
 
 def all_paths(n: int) -> list[tuple[int, ...]]:
-    """Every path through ``n`` units: a tuple of 0/1 per unit (1 = through the branch
-    f_i)."""
+    """Every path through ``n`` units: a tuple of 0/1 per unit (1 = through the
+    branch f_i)."""
     return list(itertools.product((0, 1), repeat=n))
 
 
@@ -35,9 +35,9 @@ def path_length_counts(n: int) -> list[int]:
 
 
 def binomial_summary(n: int) -> dict[str, float]:
-    """Mean ``n/2`` and standard deviation ``sqrt(n)/2`` of the path length, and the
-    share of
-    paths whose length lies within one standard deviation of the mean."""
+    """Mean ``n/2`` and standard deviation ``sqrt(n)/2`` of the path length, and
+    the share of paths whose length lies within one standard deviation of the
+    mean."""
     mean, std = n / 2, math.sqrt(n) / 2
     counts = path_length_counts(n)
     within = sum(c for k, c in enumerate(counts) if abs(k - mean) <= std)
@@ -55,8 +55,8 @@ def linear_units_output(branches: list[Tensor], x: Tensor) -> Tensor:
 def path_contribution(
     branches: list[Tensor], x: Tensor, path: tuple[int, ...]
 ) -> Tensor:
-    """What one path adds to the output: the branches it passes through, applied in
-    order."""
+    """What one path adds to the output: the branches it passes through, applied
+    in order."""
     for a, through in zip(branches, path):
         if through:
             x = a @ x
@@ -64,13 +64,16 @@ def path_contribution(
 
 
 def path_sum(branches: list[Tensor], x: Tensor) -> Tensor:
-    """The sum of all ``2^n`` path contributions (equal to the output when branches are
-    linear)."""
-    return sum(path_contribution(branches, x, p) for p in all_paths(len(branches)))
+    """The sum of all ``2^n`` path contributions (equal to the output when
+    branches are linear)."""
+    return sum(
+        path_contribution(branches, x, p) for p in all_paths(len(branches))
+    )
 
 
 def plot_unrolled_paths(n: int = 3, ax=None):
-    """Draw the ``2^n`` paths of ``n`` units, one row per path, sorted by length."""
+    """Draw the ``2^n`` paths of ``n`` units, one row per path, sorted by
+    length."""
     import matplotlib.pyplot as plt
 
     paths = sorted(all_paths(n), key=lambda p: (sum(p), p[::-1]))
@@ -87,7 +90,12 @@ def plot_unrolled_paths(n: int = 3, ax=None):
             if through:
                 ax.add_patch(
                     plt.Rectangle(
-                        (xs[i] - 0.35, y - 0.3), 0.7, 0.6, fc=c, ec="black", zorder=2
+                        (xs[i] - 0.35, y - 0.3),
+                        0.7,
+                        0.6,
+                        fc=c,
+                        ec="black",
+                        zorder=2,
                     )
                 )
                 ax.text(
@@ -96,15 +104,24 @@ def plot_unrolled_paths(n: int = 3, ax=None):
                     f"$f_{i + 1}$",
                     ha="center",
                     va="center",
-                    # dark text on light boxes (viridis ends in yellow), white on dark
-                    color="black" if c[:3] @ [0.299, 0.587, 0.114] > 0.5 else "white",
+                    # dark text on light boxes (viridis ends in yellow),
+                    # white on dark
+                    color=(
+                        "black"
+                        if c[:3] @ [0.299, 0.587, 0.114] > 0.5
+                        else "white"
+                    ),
                     fontsize=11,
                     zorder=3,
                 )
         ax.text(end + 0.2, y, f"length {sum(p)}", va="center", fontsize=9)
     ax.text(0, len(paths) - 0.35, "$x_0$", ha="center", fontsize=11)
     ax.text(
-        end, len(paths) - 0.35, "$x_%d = \\sum$ of rows" % n, ha="center", fontsize=11
+        end,
+        len(paths) - 0.35,
+        "$x_%d = \\sum$ of rows" % n,
+        ha="center",
+        fontsize=11,
     )
     ax.set_xlim(-0.5, end + 1.6)
     ax.set_ylim(-0.7, len(paths))
@@ -114,12 +131,13 @@ def plot_unrolled_paths(n: int = 3, ax=None):
 
 
 class PathGate(nn.Module):
-    """A residual ``BasicBlock`` whose gradient may be let through one branch only.
+    """A residual ``BasicBlock`` whose gradient may be let through one branch
+    only.
 
-    The forward value is the block's own, ``ReLU(F(x) + shortcut(x))``.  ``through``
-    picks what the backward pass sees: ``"both"`` (the ordinary gradient),
-    ``"residual"`` (the shortcut is detached) or ``"shortcut"`` (the residual branch is
-    detached).
+    The forward value is the block's own, ``ReLU(F(x) + shortcut(x))``.
+    ``through`` picks what the backward pass sees: ``"both"`` (the ordinary
+    gradient), ``"residual"`` (the shortcut is detached) or ``"shortcut"`` (the
+    residual branch is detached).
     """
 
     def __init__(self, block: nn.Module):
@@ -161,9 +179,10 @@ def path_gradient_norms(
     """Per-image ``||dE/dx_0||`` along single paths of ``length`` blocks, for
     ``samples`` random paths.
 
-    Each sample keeps the residual branch of ``length`` randomly chosen blocks and the
-    shortcut of all others, so the gradient at ``x_0`` is that of one path (``E``: each
-    image's loss). Returns a tensor of shape ``(samples, len(images))``.
+    Each sample keeps the residual branch of ``length`` randomly chosen blocks and
+    the shortcut of all others, so the gradient at ``x_0`` is that of one path
+    (``E``: each image's loss). Returns a tensor of shape
+    ``(samples, len(images))``.
     """
     n = len(gates)
     x0 = gated.stem(images).detach()

@@ -1,8 +1,8 @@
 """The training recipes, each written once: d2l's, and this package's "fast" and
 "best", with the sizes each profile runs them at and the leave-one-out ablation.
 
-``TARGET`` is the test accuracy d2l's recipe ends with (91.4 %): the "fast" recipe's
-goal is to reach it in as little training time as possible.
+``TARGET`` is the test accuracy d2l's recipe ends with (91.4 %): the "fast"
+recipe's goal is to reach it in as little training time as possible.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from .profiles import pick
 if TYPE_CHECKING:
     from .train_config import TrainConfig
 
-#: d2l's final test accuracy with its recipe; the time to reach it is what is compared.
+#: d2l's final test accuracy with its recipe; the time to reach it is what is
+#: compared.
 TARGET = 0.914
 
 #: d2l's recipe, as d2l's chapter on ResNet runs it.
 D2L_RECIPE = dict(epochs=10, batch_size=256, lr=0.05, resize=96)
 
-#: Our two recipes (CIFAR-style ResNet-18 at native 28 px).  lr is the peak for batch
-#: 512.  "best" is "fast" trained longer, with random erasing and an EMA of the weights.
+#: Our two recipes (CIFAR-style ResNet-18 at native 28 px).  lr is the peak for
+#: batch 512.  "best" is "fast" trained longer, with random erasing and an EMA of
+#: the weights.
 _FAST: dict[str, Any] = dict(
     model="cifar_resnet18",
     epochs=4,
@@ -45,8 +47,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 def sizes(profile: str | None = None) -> dict[str, Any]:
-    """How big each run is in a profile: the full benchmark on a GPU, subsets on the
-    CPU."""
+    """How big each run is in a profile: the full benchmark on a GPU, subsets on
+    the CPU."""
     full = dict(
         n_train=0,
         n_test=0,
@@ -86,12 +88,13 @@ def sizes(profile: str | None = None) -> dict[str, Any]:
 
 
 def recipe_config(name: str, **overrides: Any) -> TrainConfig:
-    """:data:`RECIPES` ``name`` as a :class:`TrainConfig`, adapted to the run's size.
+    """:data:`RECIPES` ``name`` as a :class:`TrainConfig`, adapted to the run's
+    size.
 
-    The recipes are tuned for the full training set at batch 512.  With another batch
-    size the learning rate is scaled linearly (Goyal et al. 2017); with fewer optimiser
-    steps the EMA's horizon, ``1 / (1 - decay)`` steps, shrinks in proportion, so it
-    always averages over the same fraction of the run.
+    The recipes are tuned for the full training set at batch 512.  With another
+    batch size the learning rate is scaled linearly (Goyal et al. 2017); with
+    fewer optimiser steps the EMA's horizon, ``1 / (1 - decay)`` steps, shrinks in
+    proportion, so it always averages over the same fraction of the run.
     """
     from .train_config import TrainConfig  # here: train_config imports TARGET
 
@@ -100,7 +103,9 @@ def recipe_config(name: str, **overrides: Any) -> TrainConfig:
     if "lr" not in overrides:
         recipe["lr"] = RECIPES[name]["lr"] * batch / 512
     if recipe["ema"] > 0 and "ema" not in overrides:
-        steps = recipe["epochs"] * ((recipe.get("n_train") or N_TRAIN_FULL) // batch)
+        steps = recipe["epochs"] * (
+            (recipe.get("n_train") or N_TRAIN_FULL) // batch
+        )
         reference = RECIPES[name]["epochs"] * (N_TRAIN_FULL // 512)
         horizon = steps / reference / (1 - RECIPES[name]["ema"])
         recipe["ema"] = 1 - 1 / max(horizon, 10.0)
@@ -109,7 +114,9 @@ def recipe_config(name: str, **overrides: Any) -> TrainConfig:
 
 #: Leave-one-out ablation of the best recipe: each entry removes one ingredient.
 ABLATION: dict[str, dict[str, Any]] = {
-    "constant learning rate (no one-cycle)": dict(schedule="constant", warmup=0.0),
+    "constant learning rate (no one-cycle)": dict(
+        schedule="constant", warmup=0.0
+    ),
     "plain momentum (no Nesterov)": dict(nesterov=False),
     "no label smoothing": dict(label_smoothing=0.0),
     "no weight decay": dict(weight_decay=0.0),

@@ -1,9 +1,9 @@
-"""``python -m resnet_course reproduce NAME|all``: run the chapters' experiments and store
-them as ``results/NAME/SIZE.json`` (see :mod:`resnet_course.results`).
+"""``python -m resnet_course reproduce NAME|all``: run the chapters' experiments
+and store them as ``results/NAME/SIZE.json`` (see :mod:`resnet_course.results`).
 
-A run is resumable network by network: every finished run is saved at once, and the
-same command continues a killed run where it stopped.  ``--seeds K`` asks for seeds
-0..K-1; a stored result with fewer seeds is extended, not recomputed.
+A run is resumable network by network: every finished run is saved at once, and
+the same command continues a killed run where it stopped.  ``--seeds K`` asks for
+seeds 0..K-1; a stored result with fewer seeds is extended, not recomputed.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def resolve(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ReproduceError(f"--device {device}: CUDA is not available; use cpu")
     if not (device == "cpu" or device.startswith("cuda")):
-        raise ReproduceError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
+        raise ReproduceError(
+            f"--device must be auto, cpu or cuda[:N], got {device!r}"
+        )
     return device
 
 
@@ -71,13 +73,18 @@ def check_writable(folder: Path) -> None:
 
 
 def finished_runs(
-    exp: Experiment, size: str, settings: dict, specs: list[dict], folder: Path | None
+    exp: Experiment,
+    size: str,
+    settings: dict,
+    specs: list[dict],
+    folder: Path | None,
 ) -> dict[str, dict]:
-    """Runs already done: from the partial file of a killed run, or a stored result.
+    """Runs already done: from the partial file of a killed run, or a stored
+    result.
 
     A run whose own settings are no longer the planned ones is left out, to be run
-    again: the final model's recipe is chosen from the stored ablation, which a later
-    call may have completed, and one result must never mix two recipes."""
+    again: the final model's recipe is chosen from the stored ablation, which a
+    later call may have completed, and one result must never mix two recipes."""
     done: dict[str, dict] = {}
     for path in (
         result_path(exp.name, size, folder),
@@ -88,15 +95,18 @@ def finished_runs(
         stored = read_json(path)
         if normalised(stored.get("settings")) != normalised(settings):
             raise ReproduceError(
-                f"{path} was made with other settings than {exp.name}'s size {size!r} "
-                "has now; move it away (or delete it) to start afresh"
+                f"{path} was made with other settings than {exp.name}'s size"
+                f" {size!r} has now; move it away (or delete it) to start afresh"
             )
         done.update({r["key"]: r for r in stored["runs"]})
     planned = {s["key"]: normalised(s["settings"]) for s in specs}
-    stale = [k for k, r in done.items() if k in planned and r["settings"] != planned[k]]
+    stale = [
+        k for k, r in done.items() if k in planned and r["settings"] != planned[k]
+    ]
     if stale:
         print(
-            f"{exp.name}: {len(stale)} stored run(s) made with other settings, run again"
+            f"{exp.name}: {len(stale)} stored run(s) made with other settings,"
+            " run again"
         )
     return {k: r for k, r in done.items() if k not in stale}
 
@@ -119,7 +129,9 @@ def run_all(
         total=sum(s["cost"] for s in todo),
         desc=exp.name,
         disable=not progress,
-        bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}",
+        bar_format=(
+            "{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}"
+        ),
     )
     try:
         for spec in todo:
@@ -168,12 +180,15 @@ def reproduce(
     progress: bool = True,
     command: str = "",
 ) -> Path:
-    """Run one experiment at ``size`` into ``folder`` (resuming) and return the file."""
+    """Run one experiment at ``size`` into ``folder`` (resuming) and return the
+    file."""
     exp = experiments()[name]
     settings = exp.sizes[size]
     specs = exp.plan(settings, seeds)
     done = finished_runs(exp, size, settings, specs, folder)
-    final, partial = result_path(name, size, folder), partial_path(name, size, folder)
+    final, partial = result_path(name, size, folder), partial_path(
+        name, size, folder
+    )
     if final.is_file() and all(s["key"] in done for s in specs):
         print(f"{name} ({size}): already stored in {final}")
         return final
@@ -199,9 +214,14 @@ def reproduce(
 
 
 def run_in_memory(
-    name: str, size: str, seeds: int = 3, device: str = "cpu", progress: bool = True
+    name: str,
+    size: str,
+    seeds: int = 3,
+    device: str = "cpu",
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """The same runs as ``reproduce``, returned instead of stored (for the chapters)."""
+    """The same runs as ``reproduce``, returned instead of stored (for the
+    chapters)."""
     exp = experiments()[name]
     settings = exp.sizes[size]
     specs = exp.plan(settings, seeds)
@@ -211,8 +231,11 @@ def run_in_memory(
 
 
 def experiment_table() -> str:
-    """``--help``'s list: every experiment, its chapter and its expected minutes."""
-    head = f"{'experiment':17s} {'chapter':22s} " + " ".join(f"{s:>6s}" for s in SIZES)
+    """``--help``'s list: every experiment, its chapter and its expected
+    minutes."""
+    head = f"{'experiment':17s} {'chapter':22s} " + " ".join(
+        f"{s:>6s}" for s in SIZES
+    )
     lines = [
         "experiments (minutes on 2 CPU cores, 3 seeds; long: as measured for",
         "results/, one thread per process; gpu: an estimate, not yet measured):",
@@ -242,7 +265,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=SIZES,
         help="smoke (CI), cpu (minutes), long (the stored CPU runs), gpu",
     )
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 (default 3)")
+    p.add_argument(
+        "--seeds", type=int, default=3, help="seeds 0..K-1 (default 3)"
+    )
     p.add_argument(
         "--results",
         type=Path,
@@ -295,8 +320,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         print(
-            "\ninterrupted: every finished run is saved; the same command continues "
-            "where this one stopped",
+            "\ninterrupted: every finished run is saved; the same command"
+            " continues where this one stopped",
             file=sys.stderr,
         )
         return 130

@@ -1,14 +1,15 @@
 """Stored experiment results: ``results/NAME/SIZE.json``, written atomically.
 
-A result file holds ``experiment``, ``size``, ``settings``, ``runs`` (one per network
-and seed, each with its ``seed``, ``settings``, ``metrics``, ``curves`` and
-``wall_seconds``) and ``provenance``: the ``command`` that reproduces it, the git
-``commit``, the ``date``, the ``device``, the ``torch`` version and ``wall_seconds``.
+A result file holds ``experiment``, ``size``, ``settings``, ``runs`` (one per
+network and seed, each with its ``seed``, ``settings``, ``metrics``, ``curves``
+and ``wall_seconds``) and ``provenance``: the ``command`` that reproduces it, the
+git ``commit``, the ``date``, the ``device``, the ``torch`` version and
+``wall_seconds``.
 
-While ``reproduce`` works, finished runs are kept in ``results/NAME/.SIZE.partial.json``
-so that a killed run continues where it stopped; the final file replaces it at the end.
-Both are written to a temporary file first and renamed, so no half-written file is ever
-left behind.
+While ``reproduce`` works, finished runs are kept in
+``results/NAME/.SIZE.partial.json`` so that a killed run continues where it
+stopped; the final file replaces it at the end. Both are written to a temporary
+file first and renamed, so no half-written file is ever left behind.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-#: The sizes from the largest to the smallest: a chapter shows the largest stored one.
+#: The sizes from the largest to the smallest: a chapter shows the largest stored
+#: one.
 SIZE_ORDER = ("gpu", "long", "cpu", "smoke")
 RESULTS_ENV_VAR = "RESNET_COURSE_RESULTS"
 REQUIRED_KEYS = ("experiment", "size", "runs", "provenance")
@@ -30,7 +32,8 @@ PROVENANCE_KEYS = ("command", "commit", "date", "device", "torch", "wall_seconds
 
 
 class ResultError(RuntimeError):
-    """A result file is missing or unreadable; the message says which and what to do."""
+    """A result file is missing or unreadable; the message says which and what to
+    do."""
 
 
 def results_dir() -> Path:
@@ -56,7 +59,9 @@ def json_text(data: dict[str, Any]) -> str:
 def write_json_atomically(data: dict[str, Any], path: Path) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it over."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "w") as f:
             f.write(json_text(data))
@@ -84,7 +89,8 @@ def load_result(
     folder: Path | None = None,
     missing_ok: bool = False,
 ) -> dict[str, Any] | None:
-    """The stored result of ``name`` at ``size``, or at the largest stored size."""
+    """The stored result of ``name`` at ``size``, or at the largest stored
+    size."""
     sizes = [size] if size else list(SIZE_ORDER)
     for s in sizes:
         path = result_path(name, s, folder)
@@ -99,14 +105,17 @@ def load_result(
     )
 
 
-#: Where a copy of the tree without ``.git`` (the lent GPU machine's) finds its commit:
-#: ``tools/gpu_job.py`` sets it from ``.carry/commit``, which ``make gpu-carry`` writes.
+#: Where a copy of the tree without ``.git`` (the lent GPU machine's) finds its
+#: commit: ``tools/gpu_job.py`` sets it from ``.carry/commit``, which ``make
+#: gpu-carry`` writes.
 COMMIT_ENV_VAR = "RESNET_COURSE_COMMIT"
 
 
 def git_commit() -> str:
-    """The commit of the code that ran, with ``-dirty`` if the tree had changes; outside
-    a git checkout, ``$RESNET_COURSE_COMMIT`` (the commit the copy was made from)."""
+    """The commit of the code that ran, with ``-dirty`` if the tree had changes;
+    outside a git checkout, ``$RESNET_COURSE_COMMIT`` (the commit the copy was
+    made from).
+    """
     root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(
@@ -117,7 +126,14 @@ def git_commit() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "code"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "code",
+            ],
             cwd=root,
             capture_output=True,
             text=True,
@@ -129,7 +145,8 @@ def git_commit() -> str:
 
 
 def cli_command(*args: str) -> str:
-    """The shell line of ``python -m resnet_course ARGS...``: a provenance's command."""
+    """The shell line of ``python -m resnet_course ARGS...``: a provenance's
+    command."""
     return shlex.join(["python", "-m", "resnet_course", *args])
 
 
@@ -160,7 +177,8 @@ def check_schema(result: dict[str, Any]) -> list[str]:
 
 
 def caption(result: dict[str, Any]) -> str:
-    """Where a stored figure comes from: size, seeds, machine, date and command."""
+    """Where a stored figure comes from: size, seeds, machine, date and
+    command."""
     p = result["provenance"]
     seeds = sorted({r["seed"] for r in result["runs"]})
     minutes = p["wall_seconds"] / 60

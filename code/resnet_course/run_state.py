@@ -1,12 +1,12 @@
 """Everything a training run changes as it trains, in one object.
 
 :class:`RunState` holds the model, the optimiser, the learning-rate scheduler, the
-gradient scaler, the EMA of the weights, the random state, the history and the step
-count. Its :meth:`~RunState.state_dict` is what a checkpoint stores and
-:meth:`~RunState.load_state_dict` is how a run resumes; :meth:`~RunState.snapshot` uses
-both to undo the warm-up steps. It also holds the networks built around the model (the
-normalising :class:`Prepared` wrapper, compiled when asked, and the tester with flip
-TTA), so a training step needs nothing else.
+gradient scaler, the EMA of the weights, the random state, the history and the
+step count. Its :meth:`~RunState.state_dict` is what a checkpoint stores and
+:meth:`~RunState.load_state_dict` is how a run resumes; :meth:`~RunState.snapshot`
+uses both to undo the warm-up steps. It also holds the networks built around the
+model (the normalising :class:`Prepared` wrapper, compiled when asked, and the
+tester with flip TTA), so a training step needs nothing else.
 """
 
 from __future__ import annotations
@@ -36,10 +36,14 @@ from .train_config import (
 
 
 class Prepared(nn.Module):
-    """Normalise, optionally upsample, and set the memory format, then run ``model``
-    (the images are cast to the model's dtype: float32, or float64 in an fp64 run)."""
+    """Normalise, optionally upsample, and set the memory format, then run
+    ``model`` (the images are cast to the model's dtype: float32, or float64 in an
+    fp64 run).
+    """
 
-    def __init__(self, model: nn.Module, resize: int = 0, channels_last: bool = False):
+    def __init__(
+        self, model: nn.Module, resize: int = 0, channels_last: bool = False
+    ):
         super().__init__()
         self.model, self.resize, self.channels_last = model, resize, channels_last
         self.dtype = next(model.parameters()).dtype
@@ -48,7 +52,10 @@ class Prepared(nn.Module):
         x = (x.to(self.dtype) - MEAN) / STD
         if self.resize:
             x = F.interpolate(
-                x, size=(self.resize, self.resize), mode="bilinear", align_corners=False
+                x,
+                size=(self.resize, self.resize),
+                mode="bilinear",
+                align_corners=False,
             )
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -67,11 +74,11 @@ class FlipTTA(nn.Module):
 
 
 class EMA:
-    """Exponential moving average of a model's weights; buffers (BN statistics) are
-    copied.
+    """Exponential moving average of a model's weights; buffers (BN statistics)
+    are copied.
 
-    The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates, so
-    that a short run is not dominated by the random initial weights.
+    The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates,
+    so that a short run is not dominated by the random initial weights.
     """
 
     def __init__(self, model: nn.Module, decay: float):
@@ -90,7 +97,8 @@ class EMA:
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on conv and linear weights only, not on BN parameters or biases."""
+    """Weight decay on conv and linear weights only, not on BN parameters or
+    biases."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     return [
@@ -113,14 +121,18 @@ def _networks(
     compile_mode: str,
     world: World,
 ) -> tuple[nn.Module, nn.Module, nn.Module]:
-    """The network as trained (normalised, all-reducing its gradients when there are
-    several processes, maybe compiled), the network as tested, and its forward pass
-    (maybe compiled; never through DistributedDataParallel)."""
+    """The network as trained (normalised, all-reducing its gradients when there
+    are several processes, maybe compiled), the network as tested, and its forward
+    pass (maybe compiled; never through DistributedDataParallel)."""
     train_net = Prepared(model, cfg.resize, channels_last)
     if world.distributed:
-        forward = _compiled(data_parallel(train_net, model_device(model)), compile_mode)
+        forward = _compiled(
+            data_parallel(train_net, model_device(model)), compile_mode
+        )
         eval_source = (
-            train_net if ema is None else Prepared(ema.model, cfg.resize, channels_last)
+            train_net
+            if ema is None
+            else Prepared(ema.model, cfg.resize, channels_last)
         )
         return forward, eval_source, _compiled(eval_source, compile_mode)
     forward = _compiled(train_net, compile_mode)
@@ -136,10 +148,19 @@ def model_device(model: nn.Module) -> torch.device:
 
 @dataclass(eq=False)
 class RunState:
-    """A run's state (saved, restored, snapshotted) and the networks that use it."""
+    """A run's state (saved, restored, snapshotted) and the networks that use
+    it."""
 
     #: The keys of :meth:`state_dict`.
-    STATE_KEYS = ("epoch", "step", "model", "optimizer", "scheduler", "scaler", "ema")
+    STATE_KEYS = (
+        "epoch",
+        "step",
+        "model",
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "ema",
+    )
     STATE_KEYS += ("rng", "history")
 
     model: nn.Module
@@ -158,7 +179,9 @@ class RunState:
     world: World = World()  # which of how many data-parallel processes this is
     epoch: int = 0  # epochs finished
     step: int = 0  # optimiser steps taken
-    first_bad: torch.Tensor | None = None  # first step with a non-finite loss, 0: none
+    first_bad: torch.Tensor | None = (
+        None  # first step with a non-finite loss, 0: none
+    )
 
     @classmethod
     def create(
@@ -168,8 +191,10 @@ class RunState:
         steps_per_epoch: int,
         world: World = World(),
     ):
-        """A fresh run as ``cfg`` says, seeded with ``cfg.seed`` (in every process of
-        a data-parallel run, whose augmentations then draw from a seed per rank)."""
+        """A fresh run as ``cfg`` says, seeded with ``cfg.seed`` (in every process
+        of a data-parallel run, whose augmentations then draw from a seed per
+        rank).
+        """
         torch.manual_seed(cfg.seed)
         precision = resolve_precision(cfg.precision, device)
         compile_mode = resolve_compile(cfg.compile, device)

@@ -1,5 +1,5 @@
-"""The learning-rate schedules of both training loops: a multiplier of the peak rate
-per optimiser step."""
+"""The learning-rate schedules of both training loops: a multiplier of the peak
+rate per optimiser step."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ SCHEDULES = ("onecycle", "cosine", "constant")
 
 
 def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
-    """Multiplier of the peak learning rate at optimiser step ``step`` (0-based) of
-    ``total``: a linear warm-up over the first ``warmup`` of the steps, then a linear
-    (onecycle) or cosine decay to zero, or ``constant`` 1."""
+    """Multiplier of the peak learning rate at optimiser step ``step`` (0-based)
+    of ``total``: a linear warm-up over the first ``warmup`` of the steps, then a
+    linear (onecycle) or cosine decay to zero, or ``constant`` 1."""
     if schedule == "constant":
         return 1.0
     w = int(warmup * total)

@@ -1,8 +1,8 @@
 """Every setting of a training run, in one dataclass, checked before any work.
 
-Each field of :class:`TrainConfig` is also a flag of ``python -m resnet_course train``
-(its help text is the field's); :func:`validate` names the first bad setting before any
-data are loaded or step taken.
+Each field of :class:`TrainConfig` is also a flag of
+``python -m resnet_course train`` (its help text is the field's); :func:`validate`
+names the first bad setting before any data are loaded or step taken.
 """
 
 from __future__ import annotations
@@ -30,9 +30,15 @@ COMPILE_MODES = (
     "max-autotune-no-cudagraphs",
 )
 AUTO_ON_OFF = ("auto", "on", "off")
-#: Settings that may differ between a run and its resumption (they do not change the
-#: result).
-RESUMABLE_CHANGES = {"resume", "progress", "live_plot", "verbose", "checkpoint_dir"}
+#: Settings that may differ between a run and its resumption (they do not change
+#: the result).
+RESUMABLE_CHANGES = {
+    "resume",
+    "progress",
+    "live_plot",
+    "verbose",
+    "checkpoint_dir",
+}
 
 
 def _opt(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
@@ -41,8 +47,8 @@ def _opt(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run; each is also a flag of ``python -m resnet_course
-    train``."""
+    """Every setting of a training run; each is also a flag of
+    ``python -m resnet_course train``."""
 
     model: str = _opt("cifar_resnet18", "network", tuple(MODELS))
     width: int = _opt(
@@ -62,7 +68,8 @@ class TrainConfig:
         " trains on batch_size / N)",
     )
     lr: float = _opt(
-        0.4, "peak learning rate (0.4 suits batch 512; scale it with the batch size)"
+        0.4,
+        "peak learning rate (0.4 suits batch 512; scale it with the batch size)",
     )
     momentum: float = _opt(0.9, "SGD momentum (0 = plain SGD)")
     nesterov: bool = _opt(True, "Nesterov momentum")
@@ -90,7 +97,8 @@ class TrainConfig:
         "used for testing (0 = off; try 0.999)",
     )
     tta: bool = _opt(
-        True, "test-time augmentation: average the logits of an image and its mirror"
+        True,
+        "test-time augmentation: average the logits of an image and its mirror",
     )
     precision: str = _opt(
         "auto",
@@ -119,19 +127,25 @@ class TrainConfig:
     )
     sync_batchnorm: bool = _opt(
         False,
-        "with several processes (torchrun): batch norm over the global batch, not each"
-        " process's share of it",
+        "with several processes (torchrun): batch norm over the global batch, not"
+        " each process's share of it",
     )
-    n_train: int = _opt(0, "train on the first n training images (0 = all 60,000)")
+    n_train: int = _opt(
+        0, "train on the first n training images (0 = all 60,000)"
+    )
     n_test: int = _opt(0, "test on the first n test images (0 = all 10,000)")
     eval_batch_size: int = _opt(1000, "images per batch when testing")
     device: str = _opt("auto", "cpu, cuda, cuda:N, or auto (cuda when available)")
     checkpoint_dir: str = _opt(
         "checkpoints", "folder for the per-epoch checkpoint ('' = none)"
     )
-    resume: bool = _opt(False, "continue the run whose checkpoint is in checkpoint_dir")
+    resume: bool = _opt(
+        False, "continue the run whose checkpoint is in checkpoint_dir"
+    )
     check_every: int = _opt(25, "steps between checks for a non-finite loss")
-    target_acc: float = _opt(TARGET, "test accuracy whose time-to-reach is reported")
+    target_acc: float = _opt(
+        TARGET, "test accuracy whose time-to-reach is reported"
+    )
     progress: bool = _opt(True, "tqdm progress bar")
     live_plot: bool = _opt(
         False, "redraw loss and accuracy after every epoch (in Jupyter)"
@@ -152,20 +166,25 @@ def validate(
     n_available: int = N_TRAIN_FULL,
     n_test_available: int = N_TEST_FULL,
 ) -> None:
-    """Raise ``ValueError`` naming the bad setting -- before any data is loaded or step
-    taken."""
+    """Raise ``ValueError`` naming the bad setting -- before any data is loaded or
+    step taken."""
     _validate_sizes(cfg, n_available, n_test_available)
     _validate_optimiser(cfg)
     _validate_hardware(cfg)
 
 
-def _validate_sizes(cfg: TrainConfig, n_available: int, n_test_available: int) -> None:
+def _validate_sizes(
+    cfg: TrainConfig, n_available: int, n_test_available: int
+) -> None:
     _need(
         cfg.model in MODELS,
         f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}",
     )
     _need(cfg.epochs >= 1, f"epochs must be at least 1, got {cfg.epochs}")
-    _need(cfg.batch_size >= 1, f"batch_size must be at least 1, got {cfg.batch_size}")
+    _need(
+        cfg.batch_size >= 1,
+        f"batch_size must be at least 1, got {cfg.batch_size}",
+    )
     _need(
         cfg.eval_batch_size >= 1,
         f"eval_batch_size must be at least 1, got {cfg.eval_batch_size}",
@@ -177,7 +196,8 @@ def _validate_sizes(cfg: TrainConfig, n_available: int, n_test_available: int) -
     )
     _need(
         0 <= cfg.n_test <= n_test_available,
-        f"n_test must be between 0 (all) and {n_test_available}, got {cfg.n_test}",
+        f"n_test must be between 0 (all) and {n_test_available}, got"
+        f" {cfg.n_test}",
     )
     n_train = cfg.n_train or n_available
     _need(
@@ -185,9 +205,13 @@ def _validate_sizes(cfg: TrainConfig, n_available: int, n_test_available: int) -
         f"batch_size {cfg.batch_size} is larger than the training set ({n_train}"
         " images); lower --batch-size or raise --n-train",
     )
-    _need(cfg.resize >= 0, f"resize must be >= 0 (0 = native 28 px), got {cfg.resize}")
     _need(
-        cfg.check_every >= 1, f"check_every must be at least 1, got {cfg.check_every}"
+        cfg.resize >= 0,
+        f"resize must be >= 0 (0 = native 28 px), got {cfg.resize}",
+    )
+    _need(
+        cfg.check_every >= 1,
+        f"check_every must be at least 1, got {cfg.check_every}",
     )
 
 
@@ -196,12 +220,17 @@ def _validate_optimiser(cfg: TrainConfig) -> None:
         cfg.lr > 0 and math.isfinite(cfg.lr),
         f"lr must be a positive number, got {cfg.lr}",
     )
-    _need(0 <= cfg.momentum < 1, f"momentum must be in [0, 1), got {cfg.momentum}")
+    _need(
+        0 <= cfg.momentum < 1, f"momentum must be in [0, 1), got {cfg.momentum}"
+    )
     _need(
         not (cfg.nesterov and cfg.momentum == 0),
         "nesterov needs momentum > 0 (or --no-nesterov)",
     )
-    _need(cfg.weight_decay >= 0, f"weight_decay must be >= 0, got {cfg.weight_decay}")
+    _need(
+        cfg.weight_decay >= 0,
+        f"weight_decay must be >= 0, got {cfg.weight_decay}",
+    )
     _need(
         cfg.schedule in SCHEDULES,
         f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}",
@@ -225,7 +254,8 @@ def _validate_optimiser(cfg: TrainConfig) -> None:
 def _validate_hardware(cfg: TrainConfig) -> None:
     _need(
         cfg.precision in PRECISIONS,
-        f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}",
+        f"precision must be one of {', '.join(PRECISIONS)}, got"
+        f" {cfg.precision!r}",
     )
     _need(
         cfg.compile in COMPILE_MODES,
@@ -235,7 +265,10 @@ def _validate_hardware(cfg: TrainConfig) -> None:
         cfg.channels_last in AUTO_ON_OFF,
         f"channels_last must be auto, on or off, got {cfg.channels_last!r}",
     )
-    _need(cfg.warmup_steps >= 0, f"warmup_steps must be >= 0, got {cfg.warmup_steps}")
+    _need(
+        cfg.warmup_steps >= 0,
+        f"warmup_steps must be >= 0, got {cfg.warmup_steps}",
+    )
     device = resolve_device(cfg.device)
     _need(
         not (cfg.precision == "fp16" and device.type == "cpu"),
@@ -244,12 +277,14 @@ def _validate_hardware(cfg: TrainConfig) -> None:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on GPUs with native bf16 (compute capability >= 8), fp16 below,
-    fp32 on CPU."""
+    """``auto`` -> bf16 on GPUs with native bf16 (compute capability >= 8), fp16
+    below, fp32 on CPU."""
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+        return (
+            "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+        )
     return "fp32"
 
 

@@ -1,32 +1,35 @@
 """The GPU trainer: ResNet-18 on Fashion-MNIST, fast, accurate and resumable.
 
-Where the speed comes from (each is one switch in :class:`TrainConfig`, so the chapter
-can measure what it is worth):
+Where the speed comes from (each is one switch in :class:`TrainConfig`, so the
+chapter can measure what it is worth):
 
-* the whole dataset lives on the device as one tensor; a batch is an index into it, and
-  the augmentation (crop, flip, erasing) is batched tensor code -- no per-image Python,
-  no workers;
-* mixed precision: bf16 where the GPU has it, fp16 with a gradient scaler where it does
-  not (a T4); ``channels_last`` memory format; ``cudnn.benchmark``;
-* ``torch.compile`` (optionally with CUDA graphs), whose one-time warm-up is run before
-  training starts and reported on its own, never mixed into the training time;
-* the GPU is asked for numbers only once per epoch (and every ``check_every`` steps to
-  stop on a non-finite loss), so the CPU can queue work ahead of it.
+* the whole dataset lives on the device as one tensor; a batch is an index into
+  it, and the augmentation (crop, flip, erasing) is batched tensor code -- no
+  per-image Python, no workers;
+* mixed precision: bf16 where the GPU has it, fp16 with a gradient scaler where it
+  does not (a T4); ``channels_last`` memory format; ``cudnn.benchmark``;
+* ``torch.compile`` (optionally with CUDA graphs), whose one-time warm-up is run
+  before training starts and reported on its own, never mixed into the training
+  time;
+* the GPU is asked for numbers only once per epoch (and every ``check_every``
+  steps to stop on a non-finite loss), so the CPU can queue work ahead of it.
 
-What makes it accurate: a one-cycle learning rate, Nesterov SGD, label smoothing, weight
-decay on weights only, and optionally random erasing, an EMA of the weights and flip
-test-time augmentation.
+What makes it accurate: a one-cycle learning rate, Nesterov SGD, label smoothing,
+weight decay on weights only, and optionally random erasing, an EMA of the weights
+and flip test-time augmentation.
 
 A checkpoint is written atomically after every epoch (the whole
-:class:`~resnet_course.run_state.RunState`: model, optimiser, scheduler, scaler, EMA,
-random states, history), so ``resume=True`` continues a killed run -- and, on the CPU in
-deterministic mode, ends with the very same weights as a run that was never interrupted.
+:class:`~resnet_course.run_state.RunState`: model, optimiser, scheduler, scaler,
+EMA, random states, history), so ``resume=True`` continues a killed run -- and, on
+the CPU in deterministic mode, ends with the very same weights as a run that was
+never interrupted.
 
 This module is the loop: :func:`train_step` (one optimiser step), :func:`warm_up`,
 :func:`fit` (the epochs) and :func:`train`, which checks the settings, claims the
 checkpoint folder and loads the data first. The settings are in
-:mod:`~resnet_course.train_config`, the run's state in :mod:`~resnet_course.run_state`,
-the record and its plot in :mod:`~resnet_course.history`.
+:mod:`~resnet_course.train_config`, the run's state in
+:mod:`~resnet_course.run_state`, the record and its plot in
+:mod:`~resnet_course.history`.
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ __all__ = [
     "MODELS",
 ]
 
-#: For tests only: the process kills itself (SIGKILL) after this optimiser step ...
+#: For tests only: the process kills itself (SIGKILL) after this optimiser step
+#: ...
 KILL_AT_STEP_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_AT_STEP"
 #: ... if it is this rank of a data-parallel run (unset: every rank).
 KILL_RANK_ENV_VAR = "RESNET_COURSE_TEST_SIGKILL_RANK"
@@ -119,13 +123,13 @@ class TrainResult:
 def train_step(
     state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step on the batch ``(x, y)``: augment, forward and loss in mixed
-    precision, backward through the gradient scaler, update, schedule, EMA.
+    """One optimiser step on the batch ``(x, y)``: augment, forward and loss in
+    mixed precision, backward through the gradient scaler, update, schedule, EMA.
 
-    Returns the loss and the number of correct predictions as tensors on the device;
-    reading them would make the CPU wait for the GPU, so the loop adds them up and reads
-    them once per epoch. A non-finite loss is only noted (``state.first_bad``), on the
-    device, for the same reason.
+    Returns the loss and the number of correct predictions as tensors on the
+    device; reading them would make the CPU wait for the GPU, so the loop adds
+    them up and reads them once per epoch. A non-finite loss is only noted
+    (``state.first_bad``), on the device, for the same reason.
     """
     if cfg.augment or cfg.random_erasing:
         x = augment_batch(x, cfg.augment, cfg.crop_pad, cfg.random_erasing)
@@ -149,21 +153,26 @@ def train_step(
 
 
 def check_finite(state: RunState, cfg: TrainConfig) -> None:
-    """Stop the run if a loss so far was NaN or infinite, in any process (this reads
-    from the GPU)."""
+    """Stop the run if a loss so far was NaN or infinite, in any process (this
+    reads from the GPU)."""
     first_bad = first_bad_step(state.first_bad)
     if first_bad:
         raise NonFiniteLossError(
             f"the training loss became NaN or infinite at step {first_bad} of"
-            f" {state.total_steps} (epoch {state.epoch + 1}); training stopped at step"
-            f" {state.step}. Try a lower learning rate than lr={cfg.lr}"
-            + (" or bf16/fp32 instead of fp16" if state.precision == "fp16" else "")
+            f" {state.total_steps} (epoch {state.epoch + 1}); training stopped at"
+            f" step {state.step}. Try a lower learning rate than lr={cfg.lr}"
+            + (
+                " or bf16/fp32 instead of fp16"
+                if state.precision == "fp16"
+                else ""
+            )
         )
 
 
 def score(state: RunState, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
-    """``(loss, accuracy)`` of the network as tested (EMA, flip TTA) on ``(x, y)``: this
-    process's share of the test set, the sums added up over all processes."""
+    """``(loss, accuracy)`` of the network as tested (EMA, flip TTA) on
+    ``(x, y)``: this process's share of the test set, the sums added up over all
+    processes."""
     with state.autocast():
         loss, err = evaluate(state.tester, x, y, cfg.eval_batch_size)
     if not state.world.distributed:
@@ -187,15 +196,17 @@ def warm_up(
     x_test: torch.Tensor,
     y_test: torch.Tensor,
 ) -> float:
-    """Compile and tune kernels on real batches, then undo every change; returns the
-    seconds it took (reported on their own, never as training time)."""
+    """Compile and tune kernels on real batches, then undo every change; returns
+    the seconds it took (reported on their own, never as training time)."""
     _sync(state.device)
     start = time.perf_counter()
     with state.snapshot():
         local = cfg.batch_size // state.world.size
         for i in range(cfg.warmup_steps):
             idx = (torch.arange(i * local, (i + 1) * local) % len(y)).to(y.device)
-            train_step(state, x[idx].to(state.device), y[idx].to(state.device), cfg)
+            train_step(
+                state, x[idx].to(state.device), y[idx].to(state.device), cfg
+            )
         score(state, x_test, y_test, cfg)
         _sync(state.device)
         seconds = time.perf_counter() - start
@@ -213,11 +224,12 @@ def fit(
     bar: tqdm | None = None,
     live: LivePlot | None = None,
 ) -> None:
-    """Train from ``state.epoch`` to ``cfg.epochs``: shuffle, step through the batches
-    (the ragged last one is dropped), test, record, checkpoint, call the callbacks.
+    """Train from ``state.epoch`` to ``cfg.epochs``: shuffle, step through the
+    batches (the ragged last one is dropped), test, record, checkpoint, call the
+    callbacks.
 
-    ``(x, y)`` is the whole training set; ``(x_test, y_test)`` is this process's share
-    of the test set (all of it in a one-process run).
+    ``(x, y)`` is the whole training set; ``(x_test, y_test)`` is this process's
+    share of the test set (all of it in a one-process run).
     """
     hist = state.history
     seconds = hist.train_seconds[-1] if hist.train_seconds else 0.0
@@ -261,8 +273,9 @@ def _epoch(
     ys: torch.Tensor,
     bar: tqdm | None,
 ) -> tuple[float, float]:
-    """One pass over this process's shard ``(xs, ys)`` of the epoch, in step order;
-    returns the epoch's mean training loss and accuracy over all processes."""
+    """One pass over this process's shard ``(xs, ys)`` of the epoch, in step
+    order; returns the epoch's mean training loss and accuracy over all
+    processes."""
     world = state.world
     local = cfg.batch_size // world.size
     steps = len(ys) // local
@@ -291,9 +304,9 @@ def _epoch(
 
 
 def _save(state: RunState, cfg: TrainConfig) -> None:
-    """The checkpoint of the epoch just finished, written by rank 0 only; it also holds
-    the number of processes and each one's random state, so a run of N processes can be
-    resumed by N processes."""
+    """The checkpoint of the epoch just finished, written by rank 0 only; it also
+    holds the number of processes and each one's random state, so a run of N
+    processes can be resumed by N processes."""
     rngs = gather_objects(rng_state(state.generator), state.world)
     if state.world.is_main:
         checkpoint = {
@@ -307,14 +320,15 @@ def _save(state: RunState, cfg: TrainConfig) -> None:
 
 
 def _report(cfg: TrainConfig, hist: History, bar, live) -> None:
-    """The progress bar's figures, the line per epoch (``verbose``), the live plot."""
+    """The progress bar's figures, the line per epoch (``verbose``), the live
+    plot."""
     train_loss, test_acc = hist.train_loss[-1], hist.test_acc[-1]
     if bar is not None:
         bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test_acc:.4f}")
     if cfg.verbose:
         tqdm.write(
-            f"epoch {hist.epoch[-1]:3d}/{cfg.epochs}  train loss {train_loss:.4f} "
-            f" train acc {hist.train_acc[-1]:.4f}  test acc {test_acc:.4f} "
+            f"epoch {hist.epoch[-1]:3d}/{cfg.epochs}  train loss {train_loss:.4f}"
+            f"  train acc {hist.train_acc[-1]:.4f}  test acc {test_acc:.4f} "
             f" {hist.train_seconds[-1]:7.1f} s"
         )
     if live is not None:
@@ -327,13 +341,14 @@ def train(
     callbacks: Sequence[Callable[[int, History], None]] = (),
     **overrides: Any,
 ) -> TrainResult:
-    """Train a network on Fashion-MNIST as ``config`` (or keyword ``overrides``) says.
+    """Train a network on Fashion-MNIST as ``config`` (or keyword ``overrides``)
+    says.
 
-    ``data`` may hold the dataset already on the device (the chapter loads it once); the
-    first ``n_train``/``n_test`` images of it are used.  ``callbacks`` are called as
-    ``callback(epoch, history)`` after each epoch's checkpoint is written; one that
-    raises stops the run there.  Launched by ``torchrun``, each process trains its share
-    of every batch (:mod:`~resnet_course.distributed`).
+    ``data`` may hold the dataset already on the device (the chapter loads it
+    once); the first ``n_train``/``n_test`` images of it are used.  ``callbacks``
+    are called as ``callback(epoch, history)`` after each epoch's checkpoint is
+    written; one that raises stops the run there.  Launched by ``torchrun``, each
+    process trains its share of every batch (:mod:`~resnet_course.distributed`).
     """
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
     world = launched_world()
@@ -344,10 +359,12 @@ def train(
     device = rank_device(world, resolve_device(cfg.device))
     with contextlib.ExitStack() as stack:
         stack.enter_context(process_group(world, device))
-        if cfg.checkpoint_dir and world.is_main:  # checked, locked and cleaned first
+        # checked, locked and cleaned first
+        if cfg.checkpoint_dir and world.is_main:
             stack.enter_context(run_folder(cfg.checkpoint_dir))
         previous = _previous_run(cfg, world) if cfg.resume else None
-        if data is None:  # several processes: the whole set on the host, shards moved
+        # several processes: the whole set on the host, shards moved
+        if data is None:
             home = torch.device("cpu") if world.distributed else device
             data = load_fashion_mnist(
                 home, n_train=cfg.n_train or None, n_test=cfg.n_test or None
@@ -368,7 +385,9 @@ def _run(
     n_train = cfg.n_train or len(data.train_labels)
     n_test = cfg.n_test or len(data.test_labels)
     home = data.train_images.device if world.distributed else device
-    x, y = data.train_images[:n_train].to(home), data.train_labels[:n_train].to(home)
+    x, y = data.train_images[:n_train].to(home), data.train_labels[:n_train].to(
+        home
+    )
     tests = held_out_shard(n_test, world)
     x_test = data.test_images[:n_test][tests].to(device)
     y_test = data.test_labels[:n_test][tests].to(device)
@@ -406,11 +425,14 @@ def _run(
 
 @contextlib.contextmanager
 def _algorithms(cfg: TrainConfig, device: torch.device):
-    """Deterministic algorithms and cudnn.benchmark as ``cfg`` says, for one run."""
+    """Deterministic algorithms and cudnn.benchmark as ``cfg`` says, for one
+    run."""
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     benchmark_before = torch.backends.cudnn.benchmark
     torch.use_deterministic_algorithms(cfg.deterministic)
-    torch.backends.cudnn.benchmark = device.type == "cuda" and not cfg.deterministic
+    torch.backends.cudnn.benchmark = (
+        device.type == "cuda" and not cfg.deterministic
+    )
     try:
         yield
     finally:
@@ -419,8 +441,8 @@ def _algorithms(cfg: TrainConfig, device: torch.device):
 
 
 def _previous_run(cfg: TrainConfig, world: World = World()) -> dict[str, Any]:
-    """The checkpoint to resume from, after checking it was made with ``cfg`` and by as
-    many processes as this run has."""
+    """The checkpoint to resume from, after checking it was made with ``cfg`` and
+    by as many processes as this run has."""
     previous = (
         load_checkpoint(cfg.checkpoint_dir, required=CHECKPOINT_KEYS)
         if cfg.checkpoint_dir
@@ -428,7 +450,8 @@ def _previous_run(cfg: TrainConfig, world: World = World()) -> dict[str, Any]:
     )
     if previous is None:
         raise FileNotFoundError(
-            f"resume asked for, but there is no checkpoint in {cfg.checkpoint_dir!r}"
+            "resume asked for, but there is no checkpoint in"
+            f" {cfg.checkpoint_dir!r}"
         )
     path = f"{cfg.checkpoint_dir}/{LAST}"
     lacking = sorted(set(cfg.to_dict()) - set(previous["config"]))
@@ -444,7 +467,8 @@ def _previous_run(cfg: TrainConfig, world: World = World()) -> dict[str, Any]:
     }
     if changed:
         raise ValueError(
-            f"the checkpoint in {cfg.checkpoint_dir!r} was made with other settings: "
+            f"the checkpoint in {cfg.checkpoint_dir!r} was made with other"
+            " settings: "
             + ", ".join(
                 f"{k}={previous['config'][k]!r} (now {getattr(cfg, k)!r})"
                 for k in sorted(changed)
@@ -452,7 +476,9 @@ def _previous_run(cfg: TrainConfig, world: World = World()) -> dict[str, Any]:
             + "; resume with the same settings, or start a new run in another"
             " checkpoint_dir"
         )
-    _check_world_size(previous.get("world_size", 1), world.size, cfg.checkpoint_dir)
+    _check_world_size(
+        previous.get("world_size", 1), world.size, cfg.checkpoint_dir
+    )
     return previous
 
 
@@ -471,9 +497,9 @@ def _check_world_size(saved: int, now: int, folder: str) -> None:
         else "python -m resnet_course train ... (one process, no torchrun)"
     )
     raise ValueError(
-        f"the checkpoint in {folder!r} was made by a run of {_processes(saved)}, and"
-        f" this run has {now}; resume it with the same number, {how} --resume, or"
-        " start a new run in another --checkpoint-dir"
+        f"the checkpoint in {folder!r} was made by a run of {_processes(saved)},"
+        f" and this run has {now}; resume it with the same number, {how}"
+        " --resume, or start a new run in another --checkpoint-dir"
     )
 
 

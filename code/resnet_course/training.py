@@ -1,11 +1,11 @@
 """A short, readable training loop for the chapters' experiments.
 
 Data arrive as tensors already on the device (see
-:func:`resnet_course.data.load_fashion_mnist`), so one epoch is a shuffled walk over
-index batches -- no ``DataLoader`` workers, no per-image Python.  The loop logs the
-training loss and error every ``log_every`` steps and the test error at the end of every
-epoch, shows a tqdm progress bar, and returns everything as a :class:`History` that the
-chapters plot.
+:func:`resnet_course.data.load_fashion_mnist`), so one epoch is a shuffled walk
+over index batches -- no ``DataLoader`` workers, no per-image Python.  The loop
+logs the training loss and error every ``log_every`` steps and the test error at
+the end of every epoch, shows a tqdm progress bar, and returns everything as a
+:class:`History` that the chapters plot.
 
 (The GPU-speed trainer with mixed precision, checkpoints and a command line is a
 separate module; this one stays short enough to read in one screen.)
@@ -61,15 +61,18 @@ class History:
         self.test_err.append(err)
 
     def final_train_err(self, last: int = 5) -> float:
-        """Mean training error over the last ``last`` logged points (less noisy than
-        one)."""
+        """Mean training error over the last ``last`` logged points (less noisy
+        than one)."""
         tail = self.train_err[-last:]
         return sum(tail) / len(tail)
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int = 1000,
 ) -> tuple[float, float]:
     """``(mean cross-entropy, error rate)`` of ``model`` in eval mode."""
     was_training = model.training
@@ -104,33 +107,34 @@ def train_classifier(
     progress: bool = True,
     eval_every: int = 0,
 ) -> History:
-    """Train ``model`` with SGD on tensors that already live on the model's device.
+    """Train ``model`` with SGD on tensors already on the model's device.
 
     ``schedule`` is ``"cosine"`` (decay to zero over the run) or ``"constant"``.
-    The test set is evaluated at the end of every epoch and, if ``eval_every > 0``, also
-    every ``eval_every`` steps (for test curves of short runs).
-    A non-finite loss stops the run with a message that names the step.
+    The test set is evaluated at the end of every epoch and, if
+    ``eval_every > 0``, also every ``eval_every`` steps (for test curves of short
+    runs). A non-finite loss stops the run with a message that names the step.
     """
     _check_settings(epochs, batch_size, len(train_labels), schedule)
     generator = torch.Generator(device="cpu")
     if seed is not None:
         generator.manual_seed(seed)
-    steps_per_epoch = len(train_labels) // batch_size  # drop the ragged last batch
-    total = epochs * steps_per_epoch
+    n, device = len(train_labels), train_labels.device
+    steps_per_epoch = n // batch_size  # the ragged last batch is dropped
+    last, total = steps_per_epoch - 1, epochs * steps_per_epoch
     opt, sched = _sgd(model, lr, momentum, weight_decay, total, schedule)
     hist = History()
     model.train()
     start, step = time.perf_counter(), 0
-    bar = tqdm(total=total, desc=desc, disable=bars_disabled(progress), leave=False)
-    # Running sums stay on the device; reading them (.item()) only at log points avoids
-    # a GPU synchronisation every step.
-    run_loss = torch.zeros((), device=train_labels.device)
-    run_wrong = torch.zeros((), device=train_labels.device)
+    bar = tqdm(
+        total=total, desc=desc, disable=bars_disabled(progress), leave=False
+    )
+    # Running sums stay on the device; reading them (.item()) only at log points
+    # avoids a GPU synchronisation every step.
+    run_loss = torch.zeros((), device=device)
+    run_wrong = torch.zeros((), device=device)
     run_n = 0
     for _ in range(epochs):
-        order = torch.randperm(len(train_labels), generator=generator).to(
-            train_labels.device
-        )
+        order = torch.randperm(n, generator=generator).to(device)
         for b in range(steps_per_epoch):
             idx = order[b * batch_size : (b + 1) * batch_size]
             x, y = train_images[idx], train_labels[idx]
@@ -139,7 +143,7 @@ def train_classifier(
             run_loss += loss.detach() * len(y)
             run_wrong += (logits.detach().argmax(1) != y).sum()
             run_n += len(y)
-            if step % log_every == 0 or b == steps_per_epoch - 1:
+            if step % log_every == 0 or b == last:
                 mean_loss = run_loss.item() / run_n
                 if not math.isfinite(mean_loss):
                     bar.close()
@@ -152,11 +156,12 @@ def train_classifier(
                 run_wrong.zero_()
                 run_n = 0
             bar.update(1)
-            if eval_every > 0 and step % eval_every == 0 and b != steps_per_epoch - 1:
+            if eval_every > 0 and step % eval_every == 0 and b != last:
                 hist.log_test(step, *evaluate(model, test_images, test_labels))
         hist.log_test(step, *evaluate(model, test_images, test_labels))
         bar.set_postfix(
-            train_loss=f"{hist.train_loss[-1]:.3f}", test_err=f"{hist.test_err[-1]:.3f}"
+            train_loss=f"{hist.train_loss[-1]:.3f}",
+            test_err=f"{hist.test_err[-1]:.3f}",
         )
     bar.close()
     hist.seconds = time.perf_counter() - start
@@ -164,10 +169,13 @@ def train_classifier(
     return hist
 
 
-def _check_settings(epochs: int, batch_size: int, n_train: int, schedule: str) -> None:
+def _check_settings(
+    epochs: int, batch_size: int, n_train: int, schedule: str
+) -> None:
     if epochs <= 0 or batch_size <= 0:
         raise ValueError(
-            f"epochs and batch_size must be positive, got {epochs} and {batch_size}"
+            f"epochs and batch_size must be positive, got {epochs} and"
+            f" {batch_size}"
         )
     if batch_size > n_train:
         raise ValueError(
@@ -175,11 +183,14 @@ def _check_settings(epochs: int, batch_size: int, n_train: int, schedule: str) -
             f"({n_train} images)"
         )
     if schedule not in {"cosine", "constant"}:
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+        raise ValueError(
+            f"schedule must be 'cosine' or 'constant', got {schedule!r}"
+        )
 
 
 def _sgd(model, lr, momentum, weight_decay, total, schedule):
-    """SGD (Nesterov when there is momentum) and its schedule over ``total`` steps."""
+    """SGD (Nesterov when there is momentum) and its schedule over ``total``
+    steps."""
     opt = torch.optim.SGD(
         model.parameters(),
         lr=lr,

@@ -1,12 +1,13 @@
-"""A slider whose figure responds everywhere: on the static site, in Jupyter, on Colab.
+"""A slider whose figure responds everywhere: on the static site, in Jupyter, on
+Colab.
 
-An ipywidgets slider needs a running kernel to redraw its figure, so on the book's site
-(which stores outputs and runs nothing) it moved its number but not its plot.
-``frame_slider`` draws the figure once for each value up front and returns HTML with
-every frame and an ``<input type="range">``; a few lines of JavaScript in the output
-show the frame of the value the reader picks.  It needs no kernel and no widget manager,
-so the same output works on the site, in Jupyter (a trusted notebook: one that was just
-run) and on Colab::
+An ipywidgets slider needs a running kernel to redraw its figure, so on the book's
+site (which stores outputs and runs nothing) it moved its number but not its plot.
+``frame_slider`` draws the figure once for each value up front and returns HTML
+with every frame and an ``<input type="range">``; a few lines of JavaScript in the
+output show the frame of the value the reader picks.  It needs no kernel and no
+widget manager, so the same output works on the site, in Jupyter (a trusted
+notebook: one that was just run) and on Colab::
 
     from resnet_course.widgets import frame_slider
 
@@ -17,8 +18,8 @@ run) and on Colab::
 
     frame_slider(draw, [0.0, 0.5, 1.0, 2.0, 3.0], label="strength s", initial=1.0)
 
-Every frame is a PNG inside the notebook and the page (a few dozen kB each): a handful
-of values, not hundreds.
+Every frame is a PNG inside the notebook and the page (a few dozen kB each): a
+handful of values, not hundreds.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-# Runs where the output is shown.  It finds its slider as its own parent element, not by
-# an id: a front end may show one output twice (JupyterLab's "new view for output").
-# Where a front end runs output scripts elsewhere (jQuery, in the classic Notebook), the
-# slider is the newest one not yet wired.
+# Runs where the output is shown.  It finds its slider as its own parent element,
+# not by an id: a front end may show one output twice (JupyterLab's "new view for
+# output"). Where a front end runs output scripts elsewhere (jQuery, in the
+# classic Notebook), the slider is the newest one not yet wired.
 _SCRIPT = """(() => {
   const me = document.currentScript;
   const root = (me && me.closest(".frame-slider")) || Array.from(
@@ -71,11 +72,14 @@ def _figure_of(drawn: Figure | Axes | None, value: Any) -> Figure:
 
 
 def _png(fig: Figure) -> tuple[bytes, int]:
-    """The figure as a PNG at twice its dpi, and the width in CSS px to show it at."""
+    """The figure as a PNG at twice its dpi, and the width in CSS px to show it
+    at."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=2 * fig.dpi, bbox_inches="tight")
     data = buffer.getvalue()
-    width = struct.unpack(">I", data[16:20])[0]  # the PNG header (IHDR) holds the size
+    width = struct.unpack(">I", data[16:20])[
+        0
+    ]  # the PNG header (IHDR) holds the size
     return data, width // 2
 
 
@@ -88,11 +92,11 @@ def frame_slider(
 ):
     """A slider over ``values`` that shows the figure ``draw(value)`` returns.
 
-    ``draw`` is called once per value, in order; each figure is saved and closed, so
-    the cell shows only the slider.  ``initial`` (one of ``values``; default the
-    first) is shown first; ``fmt`` formats a value for the readout (``"{:.0%}"``).
-    Returns an ``IPython.display.HTML``: make it the cell's last expression, or pass it
-    to ``display``.
+    ``draw`` is called once per value, in order; each figure is saved and closed,
+    so the cell shows only the slider.  ``initial`` (one of ``values``; default
+    the first) is shown first; ``fmt`` formats a value for the readout
+    (``"{:.0%}"``). Returns an ``IPython.display.HTML``: make it the cell's last
+    expression, or pass it to ``display``.
     """
     from IPython.display import HTML
 
@@ -115,17 +119,18 @@ def frame_slider(
     images = "\n".join(
         f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}"'
         f' width="{width}" alt="{html.escape(label)} = {html.escape(text)}"'
-        f' style="max-width: 100%; height: auto"{"" if i == start else " hidden"}>'
+        ' style="max-width: 100%; height:'
+        f' auto"{"" if i == start else " hidden"}>'
         for i, ((png, width), text) in enumerate(zip(frames, labels))
     )
     script = _SCRIPT.replace("LABELS", json.dumps(labels))
     return HTML(
         '<div class="frame-slider">\n'
-        f'<label style="display: flex; gap: 0.75em; align-items: center">'
+        '<label style="display: flex; gap: 0.75em; align-items: center">'
         f'<span style="white-space: nowrap">{html.escape(label)}</span>'
         f'<input type="range" min="0" max="{len(values) - 1}" step="1"'
         f' value="{start}" aria-valuetext="{html.escape(labels[start])}"'
-        f' style="flex: 0 1 16em">'
+        ' style="flex: 0 1 16em">'
         f"<output>{html.escape(labels[start])}</output></label>\n"
         f"{images}\n<script>{script}</script>\n</div>"
     )

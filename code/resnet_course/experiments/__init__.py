@@ -1,12 +1,14 @@
-"""The experiments that the chapters' arguments rest on, as functions that return data.
+"""The experiments that the chapters' arguments rest on, as functions that return
+data.
 
 Each :class:`Experiment` has
 
-* ``sizes``: its settings at each size (``smoke`` for CI, ``cpu`` for a reader's laptop,
-  ``long`` for the converged runs stored in ``results/``, ``gpu`` for a lent GPU);
+* ``sizes``: its settings at each size (``smoke`` for CI, ``cpu`` for a reader's
+  laptop, ``long`` for the converged runs stored in ``results/``, ``gpu`` for a
+  lent GPU);
 * ``plan(settings, seeds)``: the list of runs, one per network and seed;
-* ``run(spec, device)``: one run, returning ``{"metrics": ..., "curves": ...}``, plain
-  JSON-serialisable data.
+* ``run(spec, device)``: one run, returning ``{"metrics": ..., "curves": ...}``,
+  plain JSON-serialisable data.
 
 ``python -m resnet_course reproduce NAME --size long`` runs one and stores it (see
 :mod:`resnet_course.reproduce`); a chapter plots the stored file and can call
@@ -26,7 +28,8 @@ RunSpec = dict[str, Any]
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment: what it shows, how big it is at each size, and how it runs."""
+    """One experiment: what it shows, how big it is at each size, and how it
+    runs."""
 
     name: str
     chapter: str
@@ -60,9 +63,14 @@ def experiments() -> dict[str, Experiment]:
 
 
 def run_experiment(
-    name: str, size: str, seeds: int = 3, device: str = "cpu", progress: bool = True
+    name: str,
+    size: str,
+    seeds: int = 3,
+    device: str = "cpu",
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Run experiment ``name`` at ``size`` in memory and return the result (no file)."""
+    """Run experiment ``name`` at ``size`` in memory and return the result (no
+    file)."""
     from ..reproduce import run_in_memory
 
     return run_in_memory(name, size, seeds, device, progress)

@@ -1,4 +1,5 @@
-"""What every experiment shares: its data, its seeds, and turning runs into numbers.
+"""What every experiment shares: its data, its seeds, and turning runs into
+numbers.
 
 Experiments return plain data (numbers, lists, dicts of them) so that a run can be
 stored as JSON under ``results/`` and plotted later without re-running anything.
@@ -19,20 +20,23 @@ from ..data import load_fashion_mnist
 from ..notebook import seed_everything
 from ..training import History, evaluate, train_classifier
 
-#: The validation images are the *last* ones of the 60,000 training images; training
-#: subsets are taken from the front, so the two never overlap.
+#: The validation images are the *last* ones of the 60,000 training images;
+#: training subsets are taken from the front, so the two never overlap.
 N_TRAIN_IMAGES = 60_000
 
 
-#: The CIFAR-family CNNs of ch. 1, 2 and 4 (cnn_degradation, preact, lesion) train the
-#: same way at every size, so their numbers can be read side by side across chapters.
+#: The CIFAR-family CNNs of ch. 1, 2 and 4 (cnn_degradation, preact, lesion) train
+#: the same way at every size, so their numbers can be read side by side across
+#: chapters.
 CNN_TRAINING = dict(
     widths=(4, 8, 16), pixels=14, lr=0.1, weight_decay=1e-4, batch_size=128
 )
-#: ... on the same images for the same epochs, per size (the gpu size at full width and
-#: resolution).
+#: ... on the same images for the same epochs, per size (the gpu size at full
+#: width and resolution).
 CNN_BUDGET = {
-    "smoke": dict(n_train=256, n_test=128, n_train_eval=256, epochs=1, batch_size=64),
+    "smoke": dict(
+        n_train=256, n_test=128, n_train_eval=256, epochs=1, batch_size=64
+    ),
     "cpu": dict(n_train=10_000, n_test=2_000, n_train_eval=5_000, epochs=3),
     "long": dict(n_train=30_000, n_test=10_000, n_train_eval=5_000, epochs=8),
     "gpu": dict(
@@ -48,16 +52,18 @@ CNN_BUDGET = {
 
 def cnn_sizes(common: dict, own: dict[str, dict]) -> dict[str, dict]:
     """Every size's settings of a CIFAR-family CNN experiment: ``common``, the
-    experiment's ``own`` settings of that size (its networks, its lesion trials), and
-    the shared :data:`CNN_BUDGET`."""
+    experiment's ``own`` settings of that size (its networks, its lesion trials),
+    and the shared :data:`CNN_BUDGET`."""
     return {
-        size: dict(common, **own[size], **budget) for size, budget in CNN_BUDGET.items()
+        size: dict(common, **own[size], **budget)
+        for size, budget in CNN_BUDGET.items()
     }
 
 
 @dataclass(frozen=True)
 class Splits:
-    """Training, validation and test images ``(N, 1, P, P)`` in [0, 1], with labels."""
+    """Training, validation and test images ``(N, 1, P, P)`` in [0, 1], with
+    labels."""
 
     train_x: torch.Tensor
     train_y: torch.Tensor
@@ -78,8 +84,9 @@ def downsample(images: torch.Tensor, pixels: int) -> torch.Tensor:
 def splits(
     n_train: int, n_val: int, n_test: int, pixels: int = 28, device: str = "cpu"
 ) -> Splits:
-    """The first ``n_train`` training images, the last ``n_val`` of them for validation,
-    and the first ``n_test`` test images, at ``pixels`` x ``pixels`` (cached)."""
+    """The first ``n_train`` training images, the last ``n_val`` of them for
+    validation, and the first ``n_test`` test images, at ``pixels`` x ``pixels``
+    (cached)."""
     if n_train + n_val > N_TRAIN_IMAGES:
         raise ValueError(
             f"n_train + n_val = {n_train + n_val} exceeds the {N_TRAIN_IMAGES:,} "
@@ -103,10 +110,14 @@ def seeded(seed: int) -> None:
     seed_everything(seed)
 
 
-def train_run(model: torch.nn.Module, data: Splits, spec: dict, **extra) -> History:
-    """Train ``model`` on ``data``'s training split with the run's settings (epochs,
-    batch size, learning rate, weight decay; the run's seed and key), tested on its
-    test split.  ``extra`` goes to :func:`~resnet_course.training.train_classifier`."""
+def train_run(
+    model: torch.nn.Module, data: Splits, spec: dict, **extra
+) -> History:
+    """Train ``model`` on ``data``'s training split with the run's settings
+    (epochs, batch size, learning rate, weight decay; the run's seed and key),
+    tested on its test split.  ``extra`` goes to
+    :func:`~resnet_course.training.train_classifier`.
+    """
     s = spec["settings"]
     return train_classifier(
         model,
@@ -130,7 +141,8 @@ def train_error(model: torch.nn.Module, data: Splits, n_images: int) -> float:
 
 
 def subsample(values: Sequence[float], points: int = 200) -> list[float]:
-    """At most ``points`` evenly spaced values (first and last included), as floats."""
+    """At most ``points`` evenly spaced values (first and last included), as
+    floats."""
     values = [float(v) for v in values]
     if len(values) <= points:
         return values
@@ -148,7 +160,8 @@ def subsample_xy(
 def binned_xy(
     xs: Sequence[float], ys: Sequence[float], points: int = 100
 ) -> dict[str, list[float]]:
-    """A noisy curve averaged in ``points`` consecutive bins (x: each bin's last x)."""
+    """A noisy curve averaged in ``points`` consecutive bins (x: each bin's last
+    x)."""
     n = len(ys)
     if n <= points:
         return {"x": [float(x) for x in xs], "y": [float(y) for y in ys]}
@@ -164,7 +177,8 @@ def binned_xy(
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value); NaNs are skipped."""
+    """Mean and sample standard deviation (0 for a single value); NaNs are
+    skipped."""
     v = [float(x) for x in values if x is not None and not math.isnan(float(x))]
     if not v:
         return math.nan, math.nan
@@ -201,8 +215,10 @@ def group_runs(result: dict, by: Sequence[str]) -> dict[tuple, list[dict]]:
 def summarise(
     result: dict, by: Sequence[str], metrics: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """One row per group of runs: the ``by`` settings, the number of seeds, and the
-    mean and standard deviation of each metric (``<metric>_mean``, ``<metric>_sd``)."""
+    """One row per group of runs: the ``by`` settings, the number of seeds, and
+    the mean and standard deviation of each metric (``<metric>_mean``,
+    ``<metric>_sd``).
+    """
     rows = []
     for key, runs in group_runs(result, by).items():
         row: dict[str, Any] = dict(zip(by, key))

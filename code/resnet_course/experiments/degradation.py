@@ -1,9 +1,9 @@
 """Chapter 1: the degradation problem (He et al. 2015, Fig. 1 and 6).
 
-Plain and residual networks of two or more depths, trained identically from the same
-seed; what counts is the *training* error at the end, measured in eval mode on a fixed
-subset of the training images.  Two families: deep MLPs (fast) and the CIFAR 6n+2
-family of convolutional networks on downsampled Fashion-MNIST.
+Plain and residual networks of two or more depths, trained identically from the
+same seed; what counts is the *training* error at the end, measured in eval mode
+on a fixed subset of the training images.  Two families: deep MLPs (fast) and the
+CIFAR 6n+2 family of convolutional networks on downsampled Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from .common import (
 )
 
 #: The kinds of network compared; "residual, zero-init" starts each block as the
-#: identity (last BN scale 0, Goyal et al. 2017), an arm of the MLP experiment only.
+#: identity (last BN scale 0, Goyal et al. 2017), an arm of the MLP experiment
+#: only.
 KINDS = ("plain", "residual", "residual, zero-init")
 
 
 def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
-    """One run per depth, kind and seed; the cost of a run grows with its depth."""
+    """One run per depth, kind and seed; the cost of a run grows with its
+    depth."""
     specs = []
     for seed in range(seeds):
         for depth in settings["depths"]:
@@ -48,7 +50,8 @@ def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
 
 
 def build(settings: dict[str, Any]):
-    """The network a run trains: an MLP or a CIFAR-family CNN, plain or residual."""
+    """The network a run trains: an MLP or a CIFAR-family CNN, plain or
+    residual."""
     kind, depth = settings["kind"], settings["depth"]
     residual, zero_init = kind != "plain", kind == "residual, zero-init"
     if settings["family"] == "mlp":
@@ -56,17 +59,23 @@ def build(settings: dict[str, Any]):
             depth, residual, width=settings["width"], zero_init_residual=zero_init
         )
     return cifar_resnet(
-        depth, residual, widths=tuple(settings["widths"]), zero_init_residual=zero_init
+        depth,
+        residual,
+        widths=tuple(settings["widths"]),
+        zero_init_residual=zero_init,
     )
 
 
 def run(spec: RunSpec, device: str) -> dict[str, Any]:
-    """Train one network; its final training error (eval mode), test error and curves."""
+    """Train one network; its final training error (eval mode), test error and
+    curves."""
     s = spec["settings"]
     data = splits(s["n_train"], 0, s["n_test"], s["pixels"], device)
     seeded(spec["seed"])
     model = build(s).to(device)
-    hist = train_run(model, data, spec, log_every=10, eval_every=s.get("eval_every", 0))
+    hist = train_run(
+        model, data, spec, log_every=10, eval_every=s.get("eval_every", 0)
+    )
     train_err = train_error(model, data, s["n_train_eval"])
     return {
         "metrics": {
@@ -137,7 +146,9 @@ MLP = Experiment(
 CNN = Experiment(
     name="cnn_degradation",
     chapter="01_degradation",
-    summary="plain vs residual CIFAR-family CNNs (20 and 56 layers): training error",
+    summary=(
+        "plain vs residual CIFAR-family CNNs (20 and 56 layers): training error"
+    ),
     sizes=cnn_sizes(
         dict(family="cnn", kinds=("plain", "residual"), **CNN_TRAINING),
         own={

@@ -1,9 +1,10 @@
-"""Chapter 3: the gradient at every block of plain and residual MLPs, after training.
+"""Chapter 3: the gradient at every block of plain and residual MLPs, after
+training.
 
-``ResidualMLP`` networks (full pre-activation units, ``x_{i+1} = x_i + F(x_i)``, or the
-plain ``x_{i+1} = F(x_i)``) are trained on Fashion-MNIST; then, on one fixed batch in
-float64, ``||dE/dx_l|| / ||dE/dx_L||`` is measured at the input of every block.  The
-same measurement at initialisation is stored alongside.
+``ResidualMLP`` networks (full pre-activation units, ``x_{i+1} = x_i + F(x_i)``,
+or the plain ``x_{i+1} = F(x_i)``) are trained on Fashion-MNIST; then, on one
+fixed batch in float64, ``||dE/dx_l|| / ||dE/dx_L||`` is measured at the input of
+every block.  The same measurement at initialisation is stored alongside.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
     ]
 
 
-def relative_norms(model: ResidualMLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """``||dE/dx_l|| / ||dE/dx_L||`` for l = 0..L, in float64, on a copy of ``model``."""
+def relative_norms(
+    model: ResidualMLP, x: torch.Tensor, y: torch.Tensor
+) -> list[float]:
+    """``||dE/dx_l|| / ||dE/dx_L||`` for l = 0..L, in float64, on a copy of
+    ``model``."""
     import copy
 
     probe = copy.deepcopy(model).double().cpu().train()
@@ -78,16 +82,29 @@ GRADIENT_RATIOS = Experiment(
     summary="per-block gradient norms of plain and residual MLPs after training",
     sizes={
         "smoke": dict(
-            _COMMON, width=32, block_counts=(2, 4), n_train=512, n_test=256, epochs=1
+            _COMMON,
+            width=32,
+            block_counts=(2, 4),
+            n_train=512,
+            n_test=256,
+            epochs=1,
         ),
         "cpu": dict(
             _COMMON, block_counts=(8, 32), n_train=6_000, n_test=1_000, epochs=2
         ),
         "long": dict(
-            _COMMON, block_counts=(8, 32, 128), n_train=30_000, n_test=10_000, epochs=5
+            _COMMON,
+            block_counts=(8, 32, 128),
+            n_train=30_000,
+            n_test=10_000,
+            epochs=5,
         ),
         "gpu": dict(
-            _COMMON, block_counts=(8, 32, 128), n_train=60_000, n_test=10_000, epochs=10
+            _COMMON,
+            block_counts=(8, 32, 128),
+            n_train=60_000,
+            n_test=10_000,
+            epochs=10,
         ),
     },
     plan=plan,

@@ -2,8 +2,9 @@
 
 Stacks of plain and of residual ``BasicBlock``s (16 channels, stride 1, default
 initialisation) are trained with Adam to reproduce their input, real Fashion-MNIST
-images average-pooled to 14 x 14 with sixteen consecutive images as the sixteen channels
-of one example.  The loss curve and its final value say how close each gets.
+images average-pooled to 14 x 14 with sixteen consecutive images as the sixteen
+channels of one example.  The loss curve and its final value say how close each
+gets.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
 
 
 def identity_inputs(n_examples: int, device: str) -> torch.Tensor:
-    """``(n_examples, 16, 14, 14)``: 16 consecutive training images per example."""
+    """``(n_examples, 16, 14, 14)``: 16 consecutive training images per
+    example."""
     images = splits(CHANNELS * n_examples, 0, 1, 14).train_x
     return images.view(n_examples, CHANNELS, 14, 14).to(device)
 
@@ -57,8 +59,9 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
         "metrics": {
             "first_loss": losses[0],
             "final_loss": sum(losses[-tail:]) / tail,
-            "loss_at_half": sum(losses[len(losses) // 2 - tail : len(losses) // 2])
-            / tail,
+            "loss_at_half": (
+                sum(losses[len(losses) // 2 - tail : len(losses) // 2]) / tail
+            ),
         },
         "curves": {"loss": binned_xy(range(1, len(losses) + 1), losses)},
     }

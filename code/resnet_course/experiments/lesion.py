@@ -1,10 +1,11 @@
 """Chapter 4: lesion studies and the gradient of paths (Veit et al. 2016).
 
-Residual and plain networks of the CIFAR family are trained as in chapter 1; then, at
-test time, blocks are deleted from copies of them: each block on its own (in residual
-networks the downsampling blocks too, by deleting only their residual branch, as Veit et
-al. did) and ``k`` random ordinary blocks at once.  For residual networks the gradient
-that flows along paths of each length is measured as well.
+Residual and plain networks of the CIFAR family are trained as in chapter 1; then,
+at test time, blocks are deleted from copies of them: each block on its own (in
+residual networks the downsampling blocks too, by deleting only their residual
+branch, as Veit et al. did) and ``k`` random ordinary blocks at once.  For
+residual networks the gradient that flows along paths of each length is measured
+as well.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from ..cifar_resnet import cifar_resnet
 from ..lesion import ordinary_blocks, random_lesion_errors, single_lesion_errors
 from ..paths import gated_copy, path_gradient_norms, path_length_counts
 from . import Experiment, RunSpec
-from .common import CNN_TRAINING, cnn_sizes, seeded, splits, train_error, train_run
+from .common import (
+    CNN_TRAINING,
+    cnn_sizes,
+    seeded,
+    splits,
+    train_error,
+    train_run,
+)
 
 
 def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
@@ -34,9 +42,13 @@ def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
     ]
 
 
-def path_gradients(model, images, labels, samples: int, seed: int) -> dict[str, list]:
-    """Mean per-image gradient at x_0 along single paths of each length, and the share
-    of the total gradient that paths of each length carry (Veit et al., Fig. 6)."""
+def path_gradients(
+    model, images, labels, samples: int, seed: int
+) -> dict[str, list]:
+    """Mean per-image gradient at x_0 along single paths of each length, and the
+    share of the total gradient that paths of each length carry (Veit et al.,
+    Fig. 6).
+    """
     gated, gates = gated_copy(model)
     generator = torch.Generator().manual_seed(seed)
     n = len(gates)
@@ -51,7 +63,8 @@ def path_gradients(model, images, labels, samples: int, seed: int) -> dict[str, 
 
 
 def lesions(model, data, settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Single and random-``k`` deletions of a trained model, on the test images."""
+    """Single and random-``k`` deletions of a trained model, on the test
+    images."""
     x, y = data.test_x, data.test_y
     n_ordinary = len(ordinary_blocks(model))
     ks = list(range(n_ordinary + 1))
@@ -59,7 +72,9 @@ def lesions(model, data, settings: dict[str, Any], seed: int) -> dict[str, Any]:
     single = single_lesion_errors(model, x, y)
     return {
         "single": {str(i): e for i, e in single.items()},
-        "downsampling": [i for i, b in enumerate(model.blocks()) if b.changes_shape],
+        "downsampling": [
+            i for i, b in enumerate(model.blocks()) if b.changes_shape
+        ],
         "random": {str(k): v for k, v in random.items()},
     }
 
@@ -69,7 +84,9 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
     data = splits(s["n_train"], 0, s["n_test"], s["pixels"], device)
     seeded(spec["seed"])
     residual = s["kind"] == "residual"
-    model = cifar_resnet(s["depth"], residual, widths=tuple(s["widths"])).to(device)
+    model = cifar_resnet(s["depth"], residual, widths=tuple(s["widths"])).to(
+        device
+    )
     hist = train_run(model, data, spec)
     model.eval()
     train_err = train_error(model, data, s["n_train_eval"])
@@ -96,7 +113,10 @@ def run(spec: RunSpec, device: str) -> dict[str, Any]:
 LESION = Experiment(
     name="lesion",
     chapter="04_ensembles",
-    summary="delete blocks of trained residual and plain nets; gradient per path length",
+    summary=(
+        "delete blocks of trained residual and plain nets; gradient per path"
+        " length"
+    ),
     sizes=cnn_sizes(
         CNN_TRAINING,
         own={

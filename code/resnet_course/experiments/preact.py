@@ -1,9 +1,10 @@
-"""Chapter 2: the original (post-activation) block against the pre-activation block of
-He et al. (2016), trained side by side on the same data from the same seeds.
+"""Chapter 2: the original (post-activation) block against the pre-activation
+block of He et al. (2016), trained side by side on the same data from the same
+seeds.
 
 Both networks are the 6n+2 family with 1x1 projections where the shape changes
-(``cifar_resnet(depth, shortcut="B")`` and ``PreActCifarResNet(depth)``), trained as in
-the chapter 1 experiment.
+(``cifar_resnet(depth, shortcut="B")`` and ``PreActCifarResNet(depth)``), trained
+as in the chapter 1 experiment.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""Chapter 6: which ingredient of the training recipe is worth how much, and the final
-model.
+"""Chapter 6: which ingredient of the training recipe is worth how much, and the
+final model.
 
 * ``ablation`` trains the "best" recipe in full and once without each ingredient
   (leave-one-out), every arm with several seeds, and measures accuracy on a
-  *validation* split: the last images of the training set, never used for training.
-  Removing the EMA or the flip TTA needs no new training: the full runs are also
-  validated with their raw weights and without the mirror image.
-* ``final`` trains the recipe chosen on the validation split (:func:`choose_recipe`)
-  and reports its test accuracy, once.
+  *validation* split: the last images of the training set, never used for
+  training. Removing the EMA or the flip TTA needs no new training: the full runs
+  are also validated with their raw weights and without the mirror image.
+* ``final`` trains the recipe chosen on the validation split
+  (:func:`choose_recipe`) and reports its test accuracy, once.
 """
 
 from __future__ import annotations
@@ -73,14 +73,17 @@ def ablation_run(spec: RunSpec, device: str) -> dict[str, Any]:
     if s["arm"] == FULL:
         raw = Prepared(result.model, cfg.resize, result.net.channels_last).eval()
         metrics["val_acc_no_ema"] = bench.accuracy(raw, d.val_x, d.val_y, cfg.tta)
-        metrics["val_acc_no_tta"] = bench.accuracy(result.net, d.val_x, d.val_y, False)
+        metrics["val_acc_no_tta"] = bench.accuracy(
+            result.net, d.val_x, d.val_y, False
+        )
     return {"metrics": metrics, "curves": _curves(h)}
 
 
 def choose_recipe(ablation: dict[str, Any] | None) -> list[str]:
-    """The ablation arms whose ingredient the final recipe drops: those whose removal
-    raised the mean validation accuracy by more than the seeds' spread (the larger
-    standard deviation of the two arms).  None without an ablation result."""
+    """The ablation arms whose ingredient the final recipe drops: those whose
+    removal raised the mean validation accuracy by more than the seeds' spread
+    (the larger standard deviation of the two arms).  None without an ablation
+    result."""
     if ablation is None:
         return []
     full_mean, full_sd = mean_std(metric(ablation, "val_acc", arm=FULL))
@@ -98,9 +101,16 @@ def final_plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
     stored = load_result("ablation", settings["choose_on"], missing_ok=True)
     dropped = choose_recipe(stored)
     chosen = {**settings, "dropped": dropped, "chosen_on": settings["choose_on"]}
-    chosen["chosen_on"] += "" if stored else " (no stored ablation: recipe as designed)"
+    chosen["chosen_on"] += (
+        "" if stored else " (no stored ablation: recipe as designed)"
+    )
     return [
-        {"key": f"final/seed {seed}", "seed": seed, "settings": chosen, "cost": 1.0}
+        {
+            "key": f"final/seed {seed}",
+            "seed": seed,
+            "settings": chosen,
+            "cost": 1.0,
+        }
         for seed in range(seeds)
     ]
 
@@ -136,7 +146,9 @@ ABLATION = Experiment(
         ),
         "cpu": dict(_COMMON, n_train=2_048, n_val=1_000, epochs=3),
         "long": dict(_COMMON, n_train=10_000, n_val=5_000, epochs=8),
-        "gpu": dict(width=64, batch_size=512, n_train=55_000, n_val=5_000, epochs=16),
+        "gpu": dict(
+            width=64, batch_size=512, n_train=55_000, n_val=5_000, epochs=16
+        ),
     },
     plan=ablation_plan,
     run=ablation_run,
@@ -157,7 +169,9 @@ FINAL = Experiment(
             epochs=2,
             choose_on="smoke",
         ),
-        "cpu": dict(_COMMON, n_train=4_096, n_test=1_000, epochs=4, choose_on="cpu"),
+        "cpu": dict(
+            _COMMON, n_train=4_096, n_test=1_000, epochs=4, choose_on="cpu"
+        ),
         "long": dict(
             _COMMON, n_train=15_000, n_test=10_000, epochs=10, choose_on="long"
         ),
