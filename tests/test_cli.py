@@ -222,6 +222,34 @@ def test_a_copy_without_git_names_the_commit_it_was_made_from(
     assert results.git_commit() == "0123abc"
 
 
+def test_dirty_names_changes_under_the_paths_that_ran(tmp_path, monkeypatch):
+    # A result's provenance looks at code/ only; a GPU call's copy (tools/tree_commit.py)
+    # also at tools/ and book/, which the device job runs.
+    import subprocess
+
+    from resnet_course import results
+
+    def git(*args):
+        subprocess.run(
+            ["git", *args], cwd=tmp_path, check=True, capture_output=True
+        )
+
+    git("init", "-q")
+    for folder in ("code", "tools"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "f.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(
+        results, "__file__", str(tmp_path / "code" / "x" / "r.py")
+    )
+    (tmp_path / "tools" / "f.py").write_text("x = 2\n")
+    assert not results.git_commit().endswith("-dirty")
+    assert results.git_commit(("code", "tools")).endswith("-dirty")
+    (tmp_path / "code" / "f.py").write_text("x = 2\n")
+    assert results.git_commit().endswith("-dirty")
+
+
 def test_bench_rejects_an_unknown_recipe(capsys):
     assert main(["bench", "--recipes", "d2l,turbo"]) == 2
     assert "unknown recipe(s) turbo" in capsys.readouterr().err

@@ -63,8 +63,8 @@ git ls-files -z --cached --others --exclude-standard \
   | (while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done) \
   | tar --null -T - -cf - | tar -xf - -C "$R/tree"
 cp -r .carry "$R/tree/.carry"
-# The commit of the tree rehearsed (make gpu-carry records it for a real call).
-git rev-parse HEAD > "$R/tree/.carry/commit"
+# The commit of the tree rehearsed, by make gpu-carry's rule (tools/tree_commit.py).
+python3 tools/tree_commit.py > "$R/tree/.carry/commit" || exit 1
 
 if unshare -n true 2>/dev/null; then
   NONET=(unshare -n sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh)

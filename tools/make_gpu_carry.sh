@@ -49,11 +49,8 @@ done
 echo "gpu-carry: $(ls .carry/wheels | wc -l) wheels, $(du -sh .carry/wheels | cut -f1);" \
   "data from $folder, $(du -sh .carry/fashion-mnist | cut -f1)"
 # The commit the device's copy of the tree is made from (it has no .git): its results
-# name it in their provenance. "-dirty" when code, tools or book have uncommitted changes.
-commit=$(git rev-parse HEAD)
-if [ -n "$(git status --porcelain --untracked-files=no -- code tools book)" ]; then
-  commit="$commit-dirty"
-fi
+# name it in their provenance ("-dirty" when code, tools or book have changes).
+commit=$($PY tools/tree_commit.py) || exit 1
 echo "$commit" > .carry/commit
 echo "gpu-carry: commit $commit (.carry/commit)"
 # Refuses (exit 1) when the carry and the working tree together exceed a call's 64 MiB.

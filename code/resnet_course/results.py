@@ -111,10 +111,10 @@ def load_result(
 COMMIT_ENV_VAR = "RESNET_COURSE_COMMIT"
 
 
-def git_commit() -> str:
-    """The commit of the code that ran, with ``-dirty`` if the tree had changes;
-    outside a git checkout, ``$RESNET_COURSE_COMMIT`` (the commit the copy was
-    made from).
+def git_commit(paths: tuple[str, ...] = ("code",)) -> str:
+    """The commit of the code that ran, with ``-dirty`` if tracked files under
+    ``paths`` had uncommitted changes; outside a git checkout,
+    ``$RESNET_COURSE_COMMIT`` (the commit the copy was made from).
     """
     root = Path(__file__).resolve().parents[2]
     try:
@@ -132,7 +132,7 @@ def git_commit() -> str:
                 "--porcelain",
                 "--untracked-files=no",
                 "--",
-                "code",
+                *paths,
             ],
             cwd=root,
             capture_output=True,
