@@ -1,4 +1,5 @@
-"""The chapters' code fits the site's code column and shows no test markers.
+"""The chapters' code fits the site's code column and shows no test markers or bare
+object reprs.
 
 The chapters' code is at most black's line length of pyproject.toml (82) wide: the
 site's code column shows 90 characters at a 1280 px window and 82 down to about 1210 px
@@ -9,6 +10,8 @@ it cannot shorten (a long string, a comment) has to be rewritten by hand.  Cells
 """
 
 from __future__ import annotations
+
+import re
 
 import nbformat
 import pytest
@@ -98,3 +101,30 @@ def test_a_save_marker_inside_a_cell_is_found():
         "fig = diagram()\n#@save resnet_course.x\nclass A: ..."
     )
     assert misplaced_save_markers([(3, cell)])
+
+
+#: A repr like ``<Axes: ...>`` or ``<Figure size ...>``: what a cell shows when its
+#: last line returns an object that has no rich display.
+BARE_REPR = re.compile(r"^<[A-Za-z_][\w.]*(:| at 0x| size| object)")
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_no_cell_shows_a_bare_object_repr(path):
+    # A plotting helper's returned Axes printed as text above its figure: end the
+    # call with ";" (or show the object another way).
+    shown = [
+        f"{describe(index, cell)}: {output.data['text/plain'].splitlines()[0]!r}"
+        for index, cell in code_cells(path)
+        if "remove-output" not in cell.metadata.get("tags", [])
+        for output in cell.get("outputs", [])
+        if output.output_type == "execute_result"
+        and set(output.data) == {"text/plain"}
+        and BARE_REPR.match(output.data["text/plain"])
+    ]
+    if shown:
+        pytest.fail(
+            f"{path.relative_to(ROOT)}: {len(shown)} cell(s) show an object's repr"
+            " as text on the site; end the last line with ';':\n  "
+            + "\n  ".join(shown),
+            pytrace=False,
+        )
