@@ -60,6 +60,23 @@ def test_ch1_deep_residual_cnn_is_at_or_below_the_shallow_one(cnn):
     )
 
 
+def test_ch1_resnet56_and_resnet20_differ_by_no_more_than_the_seed_spread(cnn):
+    # "The difference between the two is no larger than the seeds' spread, so these
+    # runs show that the extra layers do not hurt, not that they help."
+    a, b = (stats(cnn, kind="residual", depth=d) for d in (56, 20))
+    assert abs(a[0] - b[0]) <= max(a[1], b[1])
+
+
+def test_ch1_plain50_mlp_is_the_top_running_curve(mlp):
+    # The caption: "read plain-50, the top curve, against the rest there".
+    top = stats(mlp, "train_err_running", kind="plain", depth=50)[0]
+    for kind in ("plain", "residual", "residual, zero-init"):
+        for depth in (6, 20, 50):
+            if (kind, depth) != ("plain", 50):
+                other = stats(mlp, "train_err_running", kind=kind, depth=depth)
+                assert top > other[0], (kind, depth)
+
+
 def test_ch1_plain_mlp_degrades_more_with_every_depth(mlp):
     e6, e20, e50 = (stats(mlp, kind="plain", depth=d) for d in (6, 20, 50))
     assert clearly_above(e20, e6) and clearly_above(e50, e20)
@@ -231,6 +248,20 @@ def test_ch2_preact_is_consistently_but_only_slightly_better():
     assert spread < gap < 4 * spread, "the text calls it about twice the spread"
 
 
+def test_ch2_a_hand_built_plain_stack_is_far_closer_to_the_identity():
+    # "far below where training left the plain stacks": batch norm's mini-batch
+    # statistics are not what holds the plain stacks back.
+    g = glued("02_residual_learning.ipynb")
+    for n in (2, 8, 16):
+        assert number(g[f"id_built_{n}"]) < number(g[f"id_plain_{n}"]) / 5, n
+
+
+def test_ch3_the_bn_gradient_grows_about_like_the_variance():
+    # "measured, the gradient grows about like the variance itself"
+    g = glued("03_backprop.ipynb")
+    assert 2 / 3 < number(g["var_bn_grad"]) / number(g["var_bn_total"]) < 1.5
+
+
 def test_ch2_plain_stacks_stall_earlier_the_deeper_they_are(identity):
     def fell(n):
         half = metric(identity, "loss_at_half", kind="plain", n_blocks=n)
@@ -350,6 +381,14 @@ def test_ch7_two_processes_are_faster_but_less_than_twice_and_syncbn_costs():
         abs(number(g["paper_ratio_8"]) / number(g["balance_nvlink"]) - 1) < 0.15
     )
     assert abs(number(g["paper_ratio_2"]) / number(g["balance_pcie"]) - 1) < 0.15
+
+
+def test_ch7_what_syncbn_adds_grows_less_than_the_rest_of_the_step():
+    # "what it adds grows less than in proportion to the rest of the step"
+    g = glued("07_data_parallel.ipynb")
+    added = number(g["ddp_fp64_sync_ms"]) / number(g["ddp_fp32_sync_ms"])
+    rest = number(g["ddp_fp64_per_ms"]) / number(g["ddp_fp32_per_ms"])
+    assert added < rest
 
 
 @pytest.mark.parametrize("widths", [(4, 8, 16), (16, 32, 64), (3, 5, 7)])

@@ -129,3 +129,19 @@ def test_in_jupyter_figures_are_drawn_sharp_and_shown_at_their_size():
     assert len(images) == 1, nb.cells[0].outputs
     shown = images[0]["metadata"]["image/png"]["width"]
     assert shown <= plotting.COLUMN_PX, f"the figure is shown {shown} px wide"
+
+
+def test_a_run_without_test_loss_gets_no_test_loss_line(book_style):
+    # d2l's train_ch6 records no test loss: the legend must not name a line that
+    # is not drawn.
+    from resnet_course.history import History, plot_history
+
+    nan = float("nan")
+    ours = History(epoch=[1, 2], train_loss=[1.0, 0.5], test_loss=[0.9, 0.6])
+    d2l = History(epoch=[1, 2], train_loss=[1.2, 0.8], test_loss=[nan, nan])
+    for h in (ours, d2l):
+        h.train_acc, h.test_acc = [0.5, 0.7], [0.5, 0.6]
+    fig = plot_history({"ours": ours, "d2l": d2l})
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["ours train", "ours test", "d2l train"]
+    assert fig.axes[1].get_legend_handles_labels()[1][-1] == "d2l test"

@@ -132,6 +132,16 @@ SETUPS: list[tuple[str, str, str, str, Callable[[dict, dict], list[str]]]] = [
         ],
     ),
     (
+        "03_backprop",
+        "At the `cpu` size (networks of",
+        "gradient_ratios",
+        "cpu",
+        lambda s, r: [
+            f"(networks of {listed(s['block_counts'])} blocks,"
+            f" {n(s['n_train'])} images, {s['epochs']} epochs)"
+        ],
+    ),
+    (
         "04_ensembles",
         "The stored experiment therefore",
         "lesion",

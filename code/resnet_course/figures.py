@@ -184,7 +184,7 @@ def plot_identity(result: dict) -> Figure:
     ax.set(
         yscale="log",
         xlabel="step",
-        ylabel="MSE $|stack(x) - x|^2$",
+        ylabel="MSE, mean of $(stack(x) - x)^2$",
         title="(a) loss while learning",
     )
     bx.set(
@@ -192,6 +192,7 @@ def plot_identity(result: dict) -> Figure:
         xticks=range(len(counts)),
         xticklabels=map(str, counts),
         xlabel="blocks",
+        ylabel="final MSE",
         title="(b) final loss",
     )
     fig.tight_layout()
@@ -334,8 +335,9 @@ def plot_random_lesions(result: dict) -> Figure:
 
 def plot_path_gradients(result: dict, net: str) -> Figure:
     """Veit et al.'s Fig. 6 for ``net`` (e.g. "ResNet-56"): (a) share of paths of
-    each length, (b) the gradient of one path of each length, (c) the share of the
-    total gradient that paths of each length carry; means over the seeds."""
+    each length, (b) the gradient of one path of each length (mean per-image
+    ``||dE/dx_0||``, log scale), (c) the share of the total gradient that paths
+    of each length carry; (a) and (c) sum to 1; means over the seeds."""
     from .paths import path_length_counts
 
     runs = _nets(result)[net]
@@ -344,14 +346,17 @@ def plot_path_gradients(result: dict, net: str) -> Figure:
     n = per_path.shape[1] - 1
     counts = np.array(path_length_counts(n), dtype=float)
     k = np.arange(n + 1)
-    fig, axes = plt.subplots(1, 3, figsize=(FIG_WIDTH, 2.9))
+    fig, axes = plt.subplots(1, 3, figsize=(FIG_WIDTH, 3.1))
     axes[0].bar(k, counts / counts.sum(), color="C7")
     axes[1].semilogy(k, np.exp(np.log(per_path).mean(0)), "o-", ms=3)
     axes[2].bar(k, share.mean(0), color="C0")
-    for ax, title in zip(
-        axes, ("(a) paths", "(b) one path's gradient", "(c) gradient")
-    ):
-        ax.set(title=title, xlabel="path length $k$")
+    labels = (
+        ("(a) paths", "share of paths"),
+        ("(b) one path's gradient", r"$\|\partial E/\partial x_0\|$ per image"),
+        ("(c) gradient", "share of gradient"),
+    )
+    for ax, (title, ylabel) in zip(axes, labels):
+        ax.set(title=title, xlabel="path length $k$", ylabel=ylabel)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     fig.tight_layout()
     return fig
@@ -432,7 +437,7 @@ def plot_ablation(result: dict) -> Figure:
     """The change of validation accuracy when one ingredient is left out, one row
     per ingredient: mean ± sd over seeds (paired with the full recipe of the same
     seed) and a dot per seed; the grey band is ± the full recipe's seed-to-seed
-    sd."""
+    sd (with one seed there is none, and the title says so)."""
     changes = ablation_changes(result)
     full = [
         r["metrics"]["val_acc"]
@@ -453,9 +458,13 @@ def plot_ablation(result: dict) -> Figure:
         ax.plot(v, np.full(len(v), i + 0.22), ".", color=colour, alpha=0.6, ms=5)
     ax.set_yticks(range(len(changes)), list(changes))
     ax.invert_yaxis()
+    title = (
+        "Leave one ingredient out (grey: ± the full recipe's seed sd)"
+        if len(full) > 1
+        else "Leave one ingredient out (one seed: no spread to compare with)"
+    )
     ax.set(
-        xlabel="change of validation accuracy without it (points)",
-        title="Leave one ingredient out (grey: ± the full recipe's seed sd)",
+        xlabel="change of validation accuracy without it (points)", title=title
     )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

@@ -7,6 +7,7 @@ record, ``training.History``, in errors rather than accuracies.)
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +83,7 @@ def plot_history(
     history: History | dict[str, History], axes=None, title: str | None = None
 ):
     """Loss and accuracy per epoch (train and test), for one run or a dict of
-    named runs."""
+    named runs; a run without a test loss (d2l's) gets no test-loss line."""
     import matplotlib.pyplot as plt
 
     runs = history if isinstance(history, dict) else {"": history}
@@ -98,9 +99,10 @@ def plot_history(
         axes[0].plot(
             h.epoch, h.train_loss, "--", color=colour, label=f"{label}train"
         )
-        axes[0].plot(
-            h.epoch, h.test_loss, "-", color=colour, label=f"{label}test"
-        )
+        if not all(math.isnan(v) for v in h.test_loss):  # d2l records none
+            axes[0].plot(
+                h.epoch, h.test_loss, "-", color=colour, label=f"{label}test"
+            )
         axes[1].plot(
             h.epoch, h.train_acc, "--", color=colour, label=f"{label}train"
         )

@@ -109,12 +109,28 @@ def run_processes(
     }
 
 
+def _trained(state: dict[str, torch.Tensor]) -> list[str]:
+    """The names of a state dict's trained tensors (parameters only: batch-norm
+    running statistics are not trained)."""
+    return [
+        k for k in state if state[k].is_floating_point() and "running_" not in k
+    ]
+
+
 def weights_difference(folder_a: str | Path, folder_b: str | Path) -> float:
     """The largest absolute difference between the trained weights of two runs
     (parameters only: batch-norm running statistics are not trained)."""
     a, b = load_checkpoint(folder_a)["model"], load_checkpoint(folder_b)["model"]
-    names = [k for k in a if a[k].is_floating_point() and "running_" not in k]
-    return max((a[k].double() - b[k].double()).abs().max().item() for k in names)
+    return max(
+        (a[k].double() - b[k].double()).abs().max().item() for k in _trained(a)
+    )
+
+
+def largest_weight(folder: str | Path) -> float:
+    """The largest absolute trained weight of a run: the scale against which to
+    read :func:`weights_difference`."""
+    state = load_checkpoint(folder)["model"]
+    return max(state[k].double().abs().max().item() for k in _trained(state))
 
 
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -130,9 +146,10 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
 
 def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple]):
     """Train ``cfg`` as each of ``runs``,
-    ``(name, processes, sync_batchnorm, precision)``, says and compare every run's
+    ``(name, processes, sync_batchnorm, precision)``, and compare every run's
     final weights with those of the first run of the same precision (the
-    one-process run); a list of rows."""
+    one-process run); a list of rows, each with the run's largest weight for
+    scale."""
     rows, reference = [], {}
     with tempfile.TemporaryDirectory(prefix="resnet-course-ddp-") as tmp:
         for i, (name, nproc, sync, precision) in enumerate(runs):
@@ -143,7 +160,14 @@ def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple]):
             reference.setdefault(precision, run["folder"])
             diff = weights_difference(reference[precision], run["folder"])
             row = {"run": name, "precision": precision, "sync_batchnorm": sync}
-            rows.append({**row, **_summary(run), "max_weight_difference": diff})
+            rows.append(
+                {
+                    **row,
+                    **_summary(run),
+                    "max_weight_difference": diff,
+                    "max_abs_weight": largest_weight(run["folder"]),
+                }
+            )
     return rows
 
 
