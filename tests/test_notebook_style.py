@@ -110,8 +110,9 @@ BARE_REPR = re.compile(r"^<[A-Za-z_][\w.]*(:| at 0x| size| object)")
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
 def test_no_cell_shows_a_bare_object_repr(path):
-    # A plotting helper's returned Axes printed as text above its figure: end the
-    # call with ";" (or show the object another way).
+    # A plotting helper's returned Axes printed as text above its figure: assign
+    # it (``ax = plot(...)``). A final ";" hides it in Jupyter but not under nbval,
+    # whose test run would then differ from the stored output.
     shown = [
         f"{describe(index, cell)}: {output.data['text/plain'].splitlines()[0]!r}"
         for index, cell in code_cells(path)
@@ -124,7 +125,25 @@ def test_no_cell_shows_a_bare_object_repr(path):
     if shown:
         pytest.fail(
             f"{path.relative_to(ROOT)}: {len(shown)} cell(s) show an object's repr"
-            " as text on the site; end the last line with ';':\n  "
+            " as text on the site; assign the last line's value (ax = ...):\n  "
             + "\n  ".join(shown),
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_no_cell_hides_its_result_with_a_semicolon(path):
+    # nbval runs the cells outside IPython's history, so a final ";" does not hide
+    # the result there: the test run shows an output the stored notebook lacks.
+    hidden = [
+        describe(index, cell)
+        for index, cell in code_cells(path)
+        if cell.source.rstrip().endswith(";")
+    ]
+    if hidden:
+        pytest.fail(
+            f"{path.relative_to(ROOT)}: {len(hidden)} cell(s) end with ';', which"
+            " nbval does not honour; assign the value instead (ax = ...):\n  "
+            + "\n  ".join(hidden),
             pytrace=False,
         )
