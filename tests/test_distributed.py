@@ -220,3 +220,32 @@ def test_resuming_with_another_number_of_processes_is_refused(runs):
     assert "Traceback" not in proc.stderr
     assert "made by a run of 2 processes, and this run has 1" in proc.stderr
     assert "torchrun --nproc_per_node=2" in proc.stderr
+
+
+def test_compare_process_counts_measures_each_run_against_its_precisions_first(
+    monkeypatch,
+):
+    # The runs themselves are faked: what is checked is the bookkeeping, each run's
+    # weights compared with the first run of the same precision, and its scale.
+    from resnet_course import multiprocess
+
+    weights = {
+        0: {"w": torch.tensor([1.0, -2.0])},  # fp64, 1 process: the reference
+        1: {"w": torch.tensor([1.5, -2.0])},  # fp64: 0.5 away
+        2: {"w": torch.tensor([0.0, 3.0])},  # fp32, 1 process: a new reference
+        3: {"w": torch.tensor([0.0, 3.25])},  # fp32: 0.25 away
+    }
+
+    def fake_run(nproc, cfg, folder):
+        return {"folder": folder, "processes": nproc}
+
+    monkeypatch.setattr(multiprocess, "run_processes", fake_run)
+    monkeypatch.setattr(multiprocess, "_summary", lambda run: {})
+    monkeypatch.setattr(
+        multiprocess, "_trained", lambda folder: weights[int(Path(folder).name)]
+    )
+    runs = [("one", 1, False, "fp64"), ("two", 2, True, "fp64")]
+    runs += [("one", 1, False, "fp32"), ("two", 2, True, "fp32")]
+    rows = multiprocess.compare_process_counts(TrainConfig(), runs)
+    assert [r["max_weight_difference"] for r in rows] == [0.0, 0.5, 0.0, 0.25]
+    assert [r["max_abs_weight"] for r in rows] == [2.0, 2.0, 3.0, 3.25]

@@ -33,6 +33,15 @@ def describe(index: int, cell) -> str:
     return f"cell {index} ({first[:40]!r})"
 
 
+def fail_listing(path, problems: list[str], message: str) -> None:
+    """Fail with ``message`` and one line per problem, if there are any."""
+    if problems:
+        pytest.fail(
+            f"{path.relative_to(ROOT)}: {message}:\n  " + "\n  ".join(problems),
+            pytrace=False,
+        )
+
+
 def test_there_are_chapters_to_check():
     assert book_notebooks(), "no notebook under book/"
 
@@ -46,14 +55,12 @@ def test_code_lines_fit_the_site_code_column(path):
         for number, line in enumerate(cell.source.splitlines(), start=1)
         if len(line) > MAX_LINE
     ]
-    if too_long:
-        pytest.fail(
-            f"{path.relative_to(ROOT)}: {len(too_long)} code line(s) longer than"
-            f" {MAX_LINE} characters scroll sideways on the site; run"
-            " tools/format_notebooks.py or rewrite them:\n  "
-            + "\n  ".join(too_long),
-            pytrace=False,
-        )
+    fail_listing(
+        path,
+        too_long,
+        f"{len(too_long)} code line(s) longer than {MAX_LINE} characters scroll"
+        " sideways on the site; run tools/format_notebooks.py or rewrite them",
+    )
 
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
@@ -64,13 +71,12 @@ def test_no_code_cell_shows_an_nbval_marker(path):
         for number, line in enumerate(cell.source.splitlines(), start=1)
         if "NBVAL" in line
     ]
-    if marked:
-        pytest.fail(
-            f"{path.relative_to(ROOT)}: readers would see nbval markers; use the cell"
-            " tags nbval-ignore-output / nbval-skip instead (tools/format_notebooks.py"
-            " converts them):\n  " + "\n  ".join(marked),
-            pytrace=False,
-        )
+    fail_listing(
+        path,
+        marked,
+        "readers would see nbval markers; use the cell tags nbval-ignore-output /"
+        " nbval-skip instead (tools/format_notebooks.py converts them)",
+    )
 
 
 def misplaced_save_markers(cells) -> list[str]:
@@ -122,13 +128,12 @@ def test_no_cell_shows_a_bare_object_repr(path):
         and set(output.data) == {"text/plain"}
         and BARE_REPR.match(output.data["text/plain"])
     ]
-    if shown:
-        pytest.fail(
-            f"{path.relative_to(ROOT)}: {len(shown)} cell(s) show an object's repr"
-            " as text on the site; assign the last line's value (ax = ...):\n  "
-            + "\n  ".join(shown),
-            pytrace=False,
-        )
+    fail_listing(
+        path,
+        shown,
+        f"{len(shown)} cell(s) show an object's repr as text on the site; assign"
+        " the last line's value (ax = ...)",
+    )
 
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
@@ -140,10 +145,9 @@ def test_no_cell_hides_its_result_with_a_semicolon(path):
         for index, cell in code_cells(path)
         if cell.source.rstrip().endswith(";")
     ]
-    if hidden:
-        pytest.fail(
-            f"{path.relative_to(ROOT)}: {len(hidden)} cell(s) end with ';', which"
-            " nbval does not honour; assign the value instead (ax = ...):\n  "
-            + "\n  ".join(hidden),
-            pytrace=False,
-        )
+    fail_listing(
+        path,
+        hidden,
+        f"{len(hidden)} cell(s) end with ';', which nbval does not honour; assign"
+        " the value instead (ax = ...)",
+    )

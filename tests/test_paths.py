@@ -11,6 +11,7 @@ from resnet_course.paths import (
     all_paths,
     binomial_summary,
     gated_copy,
+    gradient_at_x0,
     linear_units_output,
     path_contribution,
     path_gradient_norms,
@@ -117,16 +118,7 @@ def test_gradients_of_all_paths_add_up_to_the_full_gradient():
     x0 = gated.stem(images).detach()
 
     def grad_at_x0(path):
-        for g, through in zip(gates, path):
-            g.through = through
-        x = x0.clone().requires_grad_(True)
-        h = x
-        for g in gates:
-            h = g(h)
-        torch.nn.functional.cross_entropy(
-            gated.head(h), labels, reduction="sum"
-        ).backward()
-        return x.grad
+        return gradient_at_x0(gated, gates, x0, labels, path)
 
     full = grad_at_x0(["both"] * len(gates))
     summed = sum(

@@ -76,22 +76,12 @@ def package_definitions(source: str) -> str:
     return "\n".join(lines)
 
 
-def format_code(source: str) -> str:
-    """black at the book's width, keeping a final ";" (it hides the cell's result:
-    a plot helper's Axes); black alone would drop it."""
-    hidden = source.rstrip().endswith(";")
-    code = source.rstrip()[:-1] if hidden else source
-    return black.format_str(code, mode=MODE).rstrip("\n") + (
-        ";" if hidden else ""
-    )
-
-
 def format_cell(cell) -> None:
     move_markers_to_tags(cell)
     if not cell.source.strip() or has_magic(cell.source):
         return
     saved = cell.source.startswith("#@save")
-    source = format_code(cell.source)
+    source = black.format_str(cell.source, mode=MODE).rstrip("\n")
     # black writes "# @save"; the marker stays as the book's tests expect it
     if saved:
         source = (

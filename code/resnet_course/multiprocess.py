@@ -109,28 +109,31 @@ def run_processes(
     }
 
 
-def _trained(state: dict[str, torch.Tensor]) -> list[str]:
-    """The names of a state dict's trained tensors (parameters only: batch-norm
-    running statistics are not trained)."""
-    return [
-        k for k in state if state[k].is_floating_point() and "running_" not in k
-    ]
+def _trained(folder: str | Path) -> dict[str, torch.Tensor]:
+    """A run's trained tensors, in float64 (parameters only: batch-norm running
+    statistics are not trained)."""
+    state = load_checkpoint(folder)["model"]
+    return {
+        k: v.double()
+        for k, v in state.items()
+        if v.is_floating_point() and "running_" not in k
+    }
+
+
+def _largest_difference(a: dict, b: dict) -> float:
+    return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
 def weights_difference(folder_a: str | Path, folder_b: str | Path) -> float:
     """The largest absolute difference between the trained weights of two runs
     (parameters only: batch-norm running statistics are not trained)."""
-    a, b = load_checkpoint(folder_a)["model"], load_checkpoint(folder_b)["model"]
-    return max(
-        (a[k].double() - b[k].double()).abs().max().item() for k in _trained(a)
-    )
+    return _largest_difference(_trained(folder_a), _trained(folder_b))
 
 
-def largest_weight(folder: str | Path) -> float:
-    """The largest absolute trained weight of a run: the scale against which to
-    read :func:`weights_difference`."""
-    state = load_checkpoint(folder)["model"]
-    return max(state[k].double().abs().max().item() for k in _trained(state))
+def _largest_weight(weights: dict) -> float:
+    """The largest absolute trained weight: the scale against which to read a
+    weight difference."""
+    return max(v.abs().max().item() for v in weights.values())
 
 
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -157,15 +160,17 @@ def compare_process_counts(cfg: TrainConfig, runs: Iterable[tuple]):
                 cfg, sync_batchnorm=sync, precision=precision
             )
             run = run_processes(nproc, run_cfg, Path(tmp) / str(i))
-            reference.setdefault(precision, run["folder"])
-            diff = weights_difference(reference[precision], run["folder"])
+            weights = _trained(run["folder"])
+            reference.setdefault(precision, weights)
             row = {"run": name, "precision": precision, "sync_batchnorm": sync}
             rows.append(
                 {
                     **row,
                     **_summary(run),
-                    "max_weight_difference": diff,
-                    "max_abs_weight": largest_weight(run["folder"]),
+                    "max_weight_difference": _largest_difference(
+                        reference[precision], weights
+                    ),
+                    "max_abs_weight": _largest_weight(weights),
                 }
             )
     return rows

@@ -167,6 +167,28 @@ def gated_copy(model: nn.Module) -> tuple[nn.Module, list[PathGate]]:
     return model, gates
 
 
+def gradient_at_x0(
+    gated: nn.Module,
+    gates: list[PathGate],
+    x0: Tensor,
+    labels: Tensor,
+    through: list[str],
+) -> Tensor:
+    """``dE/dx_0`` (``E``: the summed loss of the batch) when gate ``i`` lets the
+    gradient through ``through[i]`` ("both", "residual" or "shortcut"); the gates
+    are left letting it through both."""
+    for gate, way in zip(gates, through, strict=True):
+        gate.through = way
+    x = x0.clone().requires_grad_(True)
+    h = x
+    for gate in gates:
+        h = gate(h)
+    F.cross_entropy(gated.head(h), labels, reduction="sum").backward()
+    for gate in gates:
+        gate.through = "both"
+    return x.grad
+
+
 def path_gradient_norms(
     gated: nn.Module,
     gates: list[PathGate],
@@ -189,15 +211,8 @@ def path_gradient_norms(
     norms = []
     for _ in range(samples):
         keep = set(torch.randperm(n, generator=generator)[:length].tolist())
-        for i, g in enumerate(gates):
-            g.through = "residual" if i in keep else "shortcut"
-        x = x0.clone().requires_grad_(True)
-        h = x
-        for g in gates:
-            h = g(h)
-        F.cross_entropy(gated.head(h), labels, reduction="sum").backward()
-        norms.append(x.grad.flatten(1).norm(dim=1))
-    for g in gates:
-        g.through = "both"
+        ways = ["residual" if i in keep else "shortcut" for i in range(n)]
+        grad = gradient_at_x0(gated, gates, x0, labels, ways)
+        norms.append(grad.flatten(1).norm(dim=1))
     gated.zero_grad(set_to_none=True)
     return torch.stack(norms).cpu()

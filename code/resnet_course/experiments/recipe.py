@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import bench
 from ..data import FashionMNIST
+from ..train_config import TrainConfig
 from ..trainer import Prepared, train
 from . import Experiment, RunSpec
 from .common import mean_std, metric, seeded, splits, subsample
@@ -23,13 +24,22 @@ from .common import mean_std, metric, seeded, splits, subsample
 FULL = "full recipe"
 
 
-def _train(s: dict[str, Any], seed: int, data: FashionMNIST, device: str, change):
-    cfg = bench.recipe_config(
+def run_config(s: dict[str, Any], **overrides) -> TrainConfig:
+    """The "best" recipe as a run with settings ``s`` trains it: the batch, the
+    learning rate scaled to it and the EMA decay scaled to the run's length."""
+    return bench.recipe_config(
         "best",
         epochs=s["epochs"],
         width=s["width"],
         batch_size=s["batch_size"],
-        n_train=len(data.train_labels),
+        n_train=s["n_train"],
+        **overrides,
+    )
+
+
+def _train(s: dict[str, Any], seed: int, data: FashionMNIST, device: str, change):
+    cfg = run_config(
+        {**s, "n_train": len(data.train_labels)},
         seed=seed,
         progress=True,
         compile="none",
