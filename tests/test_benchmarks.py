@@ -198,7 +198,9 @@ def test_the_target_is_the_anchor_quoted_in_the_repository():
 
     text = (ROOT / "BENCHMARKS.md").read_text()
     anchors = text.split("## Anchors measured elsewhere", 1)
-    assert len(anchors) == 2, "BENCHMARKS.md lost its 'Anchors measured elsewhere'"
+    assert (
+        len(anchors) == 2
+    ), "BENCHMARKS.md lost its 'Anchors measured elsewhere'"
     section = anchors[1].split("\n## ", 1)[0]
     assert f"**test accuracy {TARGET:.3f}**" in section
     assert "../shared/" not in text, "BENCHMARKS.md points outside the repository"

@@ -16,6 +16,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from resnet_course.distributed import (
 )
 from resnet_course.multiprocess import (
     config_flags,
+    failure_message,
     launch_command,
     process_counts,
     weights_difference,
@@ -181,6 +183,13 @@ def test_a_rank_killed_mid_run_stops_all_and_resumes_to_the_same_weights(
         f" finished epoch is in {folder}/last.pt; continue the run with the same"
         " command and --resume"
     ]
+    message = failure_message(2, proc.stdout, proc.stderr)
+    assert message.startswith(
+        "the run of 2 process(es) failed: rank 0 exited with code -9 (SIGKILL)"
+    ), message
+    log = Path(message.rsplit("torchrun's output: ", 1)[1].rstrip(")"))
+    assert proc.stderr in log.read_text()
+    log.unlink()
     time.sleep(0.5)
     assert _leftover(str(folder)) == []  # no hung processes
     proc = launch(2, folder, extra=["--resume"])
@@ -249,3 +258,24 @@ def test_compare_process_counts_measures_each_run_against_its_precisions_first(
     rows = multiprocess.compare_process_counts(TrainConfig(), runs)
     assert [r["max_weight_difference"] for r in rows] == [0.0, 0.5, 0.0, 0.25]
     assert [r["max_abs_weight"] for r in rows] == [2.0, 2.0, 3.0, 3.25]
+
+
+def test_a_failed_launch_is_reported_by_the_rank_that_failed_first(
+    tmp_path, monkeypatch
+):
+    """A rank that raised, and the survivor that says another process stopped:
+    the message gives the traceback's last line, not the survivor's."""
+    stderr = "\n".join(
+        [
+            "error: another process of this run stopped; the checkpoint ...",
+            "Traceback (most recent call last):",
+            '  File "trainer.py", line 1, in train',
+            "RuntimeError: Gloo connectFullMesh failed",
+            "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+        ]
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the logs
+    message = failure_message(2, "", stderr)
+    assert "failed: RuntimeError: Gloo connectFullMesh failed (" in message
+    own = "error: the global batch --batch-size 127 cannot be split"
+    assert f"failed: {own} (" in failure_message(2, "", stderr + "\n" + own)

@@ -72,6 +72,7 @@ def _train_and_report(
     cfg, history_json: str | None, last: Path | None, main: bool
 ):
     from .distributed import first_to_report, launched_world, peer_failure
+    from .multiprocess import PEER_STOPPED
     from .trainer import NonFiniteLossError, train
 
     try:
@@ -84,7 +85,7 @@ def _train_and_report(
         if not peer_failure(exc):
             raise
         return _error(
-            f"another process of this run stopped; {_hint(last, cfg.resume)}",
+            f"{PEER_STOPPED}; {_hint(last, cfg.resume)}",
             1,
             first_to_report(launched_world()),
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,57 @@ def launch_command(
     ]
 
 
+#: The line a surviving process prints when another one of its run failed.
+PEER_STOPPED = "another process of this run stopped"
+
+
+def failure_message(nproc: int, stdout: str, stderr: str) -> str:
+    """Why a launched run failed, in one line, from the process that failed
+    first: its ``error:`` line, else its traceback's last line, else torchrun's
+    "root cause" (a rank killed by a signal) -- never only the survivors'
+    "another process stopped".  torchrun's whole output goes to a log file that
+    the message names, since the run's own folder is often temporary."""
+    lines = stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    causes = [line for line in errors if PEER_STOPPED not in line]
+    raised = [line for line in lines if _is_exception_line(line)]
+    root = _root_cause(stderr)
+    cause = (causes or raised or root or errors or ["(no error line)"])[0]
+    fd, log = tempfile.mkstemp(prefix="resnet-course-launch-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"torchrun, {nproc} processes\n--- stdout\n{stdout}\n")
+        f.write(f"--- stderr\n{stderr}\n")
+    return (
+        f"the run of {nproc} process(es) failed: {cause}"
+        f" (torchrun's output: {log})"
+    )
+
+
+def _is_exception_line(line: str) -> bool:
+    """``SomeError: message`` at the start of a line, a traceback's last line
+    (torchrun's own ``ChildFailedError`` says nothing of the cause: skipped)."""
+    name = line.split(":", 1)[0]
+    head = name.rsplit(".", 1)[-1]
+    return (
+        ":" in line
+        and head.isidentifier()
+        and head.endswith(("Error", "Exception"))
+        and not name.startswith("torch.distributed.elastic")
+    )
+
+
+def _root_cause(stderr: str) -> list[str]:
+    """torchrun's "Root Cause" entry as one line: ``rank 0 exited with code -9
+    (SIGKILL)``; empty when there is none."""
+    root = stderr.partition("Root Cause (first observed failure):")[2]
+    rank = re.search(r"rank\s*:\s*(\d+)", root)
+    code = re.search(r"exitcode\s*:\s*(-?\d+).*?(\(SIG\w+\))?[ \t]*$", root, re.M)
+    if not (rank and code):
+        return []
+    signal = f" {code.group(2)}" if code.group(2) else ""
+    return [f"rank {rank.group(1)} exited with code {code.group(1)}{signal}"]
+
+
 def run_processes(
     nproc: int, cfg: TrainConfig, folder: str | Path, env: dict | None = None
 ) -> dict[str, Any]:
@@ -92,13 +144,7 @@ def run_processes(
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        errors = [
-            line for line in proc.stderr.splitlines() if line.startswith("error:")
-        ]
-        raise LaunchFailed(
-            f"the run of {nproc} process(es) failed: "
-            + (errors[0] if errors else proc.stderr[-2000:])
-        )
+        raise LaunchFailed(failure_message(nproc, proc.stdout, proc.stderr))
     with open(history_json) as f:
         history = json.load(f)["history"]
     return {
