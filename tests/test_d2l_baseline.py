@@ -36,3 +36,15 @@ def test_d2l_is_unpatched_afterwards():
         epochs=1, batch_size=32, resize=28, n_train=160, n_test=32, device="cpu"
     )
     assert (d2l.evaluate_accuracy_gpu, d2l.Animator) == before
+
+
+def test_the_first_device_use_leaves_the_runs_random_numbers_alone():
+    """d2l's run seeds itself after it; still, it must not draw from them."""
+    import torch
+
+    from resnet_course.d2l_baseline import first_device_use
+
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    first_device_use(torch.device("cpu"), 28)
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -58,3 +58,16 @@ def test_ablation_and_final_figures_draw_one_row_per_arm(ablation):
     for r in final["runs"]:
         r["metrics"]["test_acc"] = r["metrics"]["val_acc"]
     assert len(plot_final(final).axes) == 2
+
+
+def test_no_ema_and_no_tta_are_compared_with_the_full_recipe_tested_in_fp32(
+    ablation,
+):
+    """On a GPU, val_acc is tested in bf16 and the two variants in fp32: the
+    change must not contain the difference of the two precisions."""
+    for r in ablation["runs"]:
+        if r["settings"]["arm"] == "full recipe":
+            r["metrics"]["val_acc_fp32"] = r["metrics"]["val_acc"] + 0.005
+    changes = ablation_changes(ablation)
+    assert changes["no EMA"] == pytest.approx([0.015, 0.005])
+    assert changes["no EMA-free arm"] == pytest.approx([0.05, -0.10])

@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from resnet_course import results
 
@@ -436,3 +437,35 @@ def test_final_never_runs_without_the_ablation_it_chooses_from(tmp_path):
     j.steps = [step]
     rerun = job.rerun_command(j, job.parse_args(["--best-seeds", "auto"]))
     assert rerun and "reproduce-final" in rerun
+
+
+def test_without_what_compile_needs_bench_and_best_run_uncompiled(
+    tmp_path, monkeypatch, capsys
+):
+    """The compile check marks a machine where torch.compile cannot build GPU
+    kernels; bench and best then ask for --compile none (and only then)."""
+    job, pre = load(JOB), load(PREFLIGHT)
+    steps = {s.name: s for s in job.default_steps("gpu", 1, "3", tmp_path)}
+    for name in ("bench", "best"):
+        assert "--compile" not in steps[name].argv(600)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(pre.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CC", raising=False)
+    marker = tmp_path / job.COMPILE_FAILED
+    assert pre.compile_check(marker) == 1
+    assert "a C compiler" in marker.read_text()
+    assert "bench and best run with --compile none" in capsys.readouterr().out
+    for name in ("bench", "best"):
+        argv = steps[name].argv(600)
+        assert argv[argv.index("--compile") + 1] == "none"
+
+
+def test_the_compile_check_passes_where_nothing_is_missing(tmp_path, monkeypatch):
+    pre = load(PREFLIGHT)
+    monkeypatch.setattr(pre, "compile_gaps", lambda: [])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    marker = tmp_path / "compile.failed"
+    marker.write_text("from an earlier run")
+    assert pre.compile_check(marker) == 0 and not marker.exists()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pre.compile_check(marker) == 0 and not marker.exists()

@@ -123,3 +123,39 @@ def test_invalid_settings_raise_before_any_work(monkeypatch, setting, message):
     monkeypatch.setattr(trainer, "load_fashion_mnist", no_loading)
     with pytest.raises(ValueError, match=message):
         train(TrainConfig(**{**TINY, **setting}, checkpoint_dir=""))
+
+
+class _StaticOutput(torch.nn.Module):
+    """Returns the same output tensor on every call, overwritten in place: what a
+    CUDA-graphed network (compile "reduce-overhead") does."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = None
+
+    def forward(self, x):
+        y = x.sum(dim=(1, 2))
+        if self.out is None:
+            self.out = y.clone()
+        return self.out.copy_(y)
+
+
+def test_flip_tta_keeps_the_first_output_of_a_graph_that_reuses_its_buffer():
+    from resnet_course.run_state import FlipTTA
+
+    x = torch.arange(8.0).reshape(1, 1, 2, 4)  # flip(3) changes the column sums
+    want = 0.5 * (x.sum(dim=(1, 2)) + x.flip(3).sum(dim=(1, 2)))
+    assert torch.equal(FlipTTA(_StaticOutput())(x), want)
+
+
+def test_deterministic_is_refused_on_cuda_before_any_work(monkeypatch):
+    from resnet_course import train_config
+
+    monkeypatch.setattr(
+        train_config, "resolve_device", lambda name: torch.device("cuda")
+    )
+    monkeypatch.setattr(
+        trainer, "load_fashion_mnist", None
+    )  # must not be reached
+    with pytest.raises(ValueError, match="--deterministic runs only on the CPU"):
+        train(TrainConfig(**{**TINY, "deterministic": True}, checkpoint_dir=""))

@@ -82,6 +82,9 @@ CHAPTERS = (
 #: What one best-recipe seed may take on the GPU (issue: at most 120 s of training) plus
 #: its share of warm-up.
 BEST_SEED_SECONDS = 140
+#: Written (in the run folder) by the compile check when torch.compile cannot build
+#: GPU kernels on the machine: bench and best then run with ``--compile none``.
+COMPILE_FAILED = "compile.failed"
 #: Files that come back from a device call: at most 8 (this job writes at most 5).
 OUT_FILES = (
     "job.log",
@@ -181,21 +184,20 @@ def default_steps(
     """Every step of the job in the order of its value (issue 13)."""
     gpu = profile == "gpu"
     size = "gpu" if gpu else profile
+
+    def bench(recipes: str, seeds: list[str], json_name: str) -> list[str]:
+        no_compile = (run_dir / COMPILE_FAILED).exists()
+        return python_cmd(
+            *("-m", "resnet_course", "bench", "--profile", profile),
+            *("--recipes", recipes, *seeds, "--no-progress"),
+            *(["--compile", "none"] if no_compile else []),
+            *("--json", str(run_dir / json_name)),
+        )
+
     steps = [
         Step(
             "bench",
-            python_cmd(
-                "-m",
-                "resnet_course",
-                "bench",
-                "--profile",
-                profile,
-                "--recipes",
-                "d2l,fast",
-                "--no-progress",
-                "--json",
-                str(run_dir / "bench_d2l_fast.json"),
-            ),
+            lambda left: bench("d2l,fast", [], "bench_d2l_fast.json"),
             limit=330 if gpu else 240,
             min_start=150 if gpu else 20,
             note="d2l's recipe and the fast one, side by side",
@@ -258,20 +260,7 @@ def default_steps(
             n = min(3, max(1, fit)) if gpu else 3
         else:
             n = int(best_seeds)
-        return python_cmd(
-            "-m",
-            "resnet_course",
-            "bench",
-            "--profile",
-            profile,
-            "--recipes",
-            "best",
-            "--seeds",
-            str(n),
-            "--no-progress",
-            "--json",
-            str(run_dir / "bench_best.json"),
-        )
+        return bench("best", ["--seeds", str(n)], "bench_best.json")
 
     steps.append(
         Step(
@@ -376,6 +365,16 @@ def setup_steps(
         pre += ["--data", str(data)]
     steps.append(
         Step("preflight", pre, limit=90, min_start=0, note="modules and data")
+    )
+    check = [python, str(ROOT / "tools" / "gpu_preflight.py"), "--compile-check"]
+    steps.append(
+        Step(
+            "compile-check",
+            [*check, str(job.run_dir / COMPILE_FAILED)],
+            limit=60,
+            min_start=0,
+            note="can torch.compile build kernels? if not: --compile none",
+        )
     )
     return steps
 

@@ -25,8 +25,10 @@ import importlib.metadata as metadata
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,6 +261,44 @@ def check_carry(
     return problems
 
 
+def compile_gaps() -> list[str]:
+    """What torch.compile's GPU backend (Inductor, through Triton) needs and this
+    machine lacks: Triton builds a small C launcher for its kernels with a C
+    compiler and Python's headers, so without them every compiled run fails."""
+    gaps = []
+    if importlib.util.find_spec("triton") is None:
+        gaps.append("the triton module")
+    compilers = [os.environ.get("CC", ""), "cc", "gcc", "clang"]
+    if not any(c and shutil.which(c) for c in compilers):
+        gaps.append("a C compiler (cc, gcc or clang on PATH, or $CC)")
+    header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not header.exists():
+        gaps.append(f"Python's headers ({header})")
+    return gaps
+
+
+def compile_check(marker: Path) -> int:
+    """On a CUDA machine: write ``marker`` (the gaps) when torch.compile cannot
+    build kernels, so that the job runs its recipes with ``--compile none``."""
+    marker.unlink(missing_ok=True)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("compile-check: no CUDA; the recipes compile nothing on the CPU")
+        return 0
+    gaps = compile_gaps()
+    if not gaps:
+        print("compile-check: OK (triton, a C compiler, Python's headers)")
+        return 0
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("; ".join(gaps) + "\n")
+    print(
+        f"compile-check: torch.compile cannot build kernels here (missing:"
+        f" {'; '.join(gaps)}); bench and best run with --compile none"
+    )
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -279,7 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--carry", type=Path, metavar="DIR", help="check a carry folder instead"
     )
+    p.add_argument(
+        "--compile-check",
+        type=Path,
+        metavar="MARKER",
+        help="instead: can torch.compile build GPU kernels? If not, write MARKER",
+    )
     args = p.parse_args(argv)
+    if args.compile_check is not None:
+        return compile_check(args.compile_check)
     if args.carry is not None:
         limit = float(os.environ.get("GPU_CARRY_LIMIT_MIB", CARRY_LIMIT_MIB))
         problems = check_carry(args.carry, limit)

@@ -77,6 +77,8 @@ def run_d2l_baseline(
     device = (
         torch.device(device) if device is not None else resolve_device("auto")
     )
+    if device.type == "cuda":
+        first_device_use(device, resize)
     torch.manual_seed(seed)
     train_iter, test_iter = fashion_mnist_dataloaders(
         batch_size,
@@ -142,6 +144,21 @@ class _TimedEval:
         acc = self.evaluate(net, data_iter, device)
         self.tests.append((acc, start, time.perf_counter()))
         return acc
+
+
+def first_device_use(device: torch.device, resize: int) -> None:
+    """One forward and backward pass of a throwaway d2l network, its random
+    numbers drawn apart from the run's: CUDA's one-time start-up (context, cuDNN
+    and cuBLAS handles) then stays out of d2l's first epoch, as it stays out of
+    our recipes' time (their warm-up)."""
+    from .models import d2l_resnet18
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        net = d2l_resnet18().to(device)
+        size = resize or 28
+        net(torch.zeros(2, 1, size, size, device=device)).sum().backward()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @contextlib.contextmanager

@@ -70,7 +70,10 @@ class FlipTTA(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (self.net(x) + self.net(x.flip(3)))
+        # Cloned: under CUDA graphs (compile "reduce-overhead", "max-autotune")
+        # the second call would overwrite the first call's output in place.
+        plain = self.net(x).clone()
+        return 0.5 * (plain + self.net(x.flip(3)))
 
 
 class EMA:

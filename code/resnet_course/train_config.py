@@ -274,6 +274,12 @@ def _validate_hardware(cfg: TrainConfig) -> None:
         not (cfg.precision == "fp16" and device.type == "cpu"),
         "fp16 needs a GPU; use --precision bf16 or fp32 on the CPU",
     )
+    _need(
+        not (cfg.deterministic and device.type == "cuda"),
+        "--deterministic runs only on the CPU (CUDA has no deterministic"
+        " backward for the networks' average pooling); drop --deterministic"
+        " or add --device cpu",
+    )
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

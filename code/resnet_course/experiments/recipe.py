@@ -81,6 +81,11 @@ def ablation_run(spec: RunSpec, device: str) -> dict[str, Any]:
     h = result.history
     metrics = {"val_acc": h.final_test_acc, "train_seconds": h.train_seconds[-1]}
     if s["arm"] == FULL:
+        # The two tests below run in fp32; val_acc was measured in the run's own
+        # precision (bf16 on a GPU), so they are compared with an fp32 test too.
+        metrics["val_acc_fp32"] = bench.accuracy(
+            result.net, d.val_x, d.val_y, cfg.tta
+        )
         raw = Prepared(result.model, cfg.resize, result.net.channels_last).eval()
         metrics["val_acc_no_ema"] = bench.accuracy(raw, d.val_x, d.val_y, cfg.tta)
         metrics["val_acc_no_tta"] = bench.accuracy(
