@@ -96,6 +96,8 @@ def test_the_final_recipe_drops_only_what_the_validation_split_says(fashion_dir)
     }
     assert choose_recipe(ablation) == ["no weight decay"]
     assert choose_recipe(None) == []
+    one_seed = {"runs": [r for r in ablation["runs"] if r["seed"] == 0]}
+    assert choose_recipe(one_seed) == []  # no spread to judge by
 
 
 #: The settings that say which networks an experiment compares.

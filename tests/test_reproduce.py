@@ -71,6 +71,9 @@ def test_reproduce_all_at_smoke_size_writes_every_result_with_provenance(
         assert len(p["commit"]) >= 40 or p["commit"].startswith("unknown")
         assert not partial_path(name, "smoke", tmp_path).exists()
     assert not list(tmp_path.rglob("*.tmp"))
+    # final chose its recipe from the ablation in the same --results folder
+    final = json.loads(result_path("final", "smoke", tmp_path).read_text())
+    assert {r["settings"]["chosen_on"] for r in final["runs"]} == {"smoke"}
 
 
 def test_a_killed_run_continues_where_it_stopped(tmp_path):

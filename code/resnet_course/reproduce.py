@@ -16,9 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from .experiments import SIZES, Experiment, experiments
 from .results import (
+    RESULTS_ENV_VAR,
     ResultError,
     cli_command,
     partial_path,
@@ -297,24 +299,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     except ReproduceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # --results is where this command reads results too (final chooses its recipe
+    # from the ablation stored beside it), until it returns.
+    read_here = {RESULTS_ENV_VAR: str(args.results)} if args.results else {}
     try:
-        for name in names:
-            command = cli_command(
-                "reproduce", name, "--size", args.size, "--seeds", str(args.seeds)
-            )
-            if (
-                args.no_progress
-            ):  # the training loops' bars too (profiles.bars_disabled)
-                os.environ["TQDM_DISABLE"] = "1"
-            reproduce(
-                name,
-                args.size,
-                args.seeds,
-                args.results,
-                device,
-                not args.no_progress,
-                command,
-            )
+        with mock.patch.dict(os.environ, read_here):
+            _reproduce_each(args, names, device)
     except (ReproduceError, ResultError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -326,3 +316,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
         return 130
     return 0
+
+
+def _reproduce_each(args: argparse.Namespace, names: list[str], device: str):
+    if args.no_progress:  # the training loops' bars too (profiles.bars_disabled)
+        os.environ["TQDM_DISABLE"] = "1"
+    for name in names:
+        command = cli_command(
+            "reproduce", name, "--size", args.size, "--seeds", str(args.seeds)
+        )
+        reproduce(
+            name,
+            args.size,
+            args.seeds,
+            args.results,
+            device,
+            not args.no_progress,
+            command,
+        )
