@@ -360,17 +360,21 @@ def setup_steps(
             note="python, torch, GPU (gpu-run/logs/machine.log)",
         )
     )
-    pre = [python, str(ROOT / "tools" / "gpu_preflight.py")]
-    if data is not None:
-        pre += ["--data", str(data)]
+    preflight = [python, str(ROOT / "tools" / "gpu_preflight.py")]
+    data_args = [] if data is None else ["--data", str(data)]
     steps.append(
-        Step("preflight", pre, limit=90, min_start=0, note="modules and data")
+        Step(
+            "preflight",
+            [*preflight, *data_args],
+            limit=90,
+            min_start=0,
+            note="modules and data",
+        )
     )
-    check = [python, str(ROOT / "tools" / "gpu_preflight.py"), "--compile-check"]
     steps.append(
         Step(
             "compile-check",
-            [*check, str(job.run_dir / COMPILE_FAILED)],
+            [*preflight, "--compile-check", str(job.run_dir / COMPILE_FAILED)],
             limit=60,
             min_start=0,
             note="can torch.compile build kernels? if not: --compile none",

@@ -186,7 +186,11 @@ def reproduce(
     file."""
     exp = experiments()[name]
     settings = exp.sizes[size]
-    specs = exp.plan(settings, seeds)
+    # A plan may read stored results (final chooses its recipe from the
+    # ablation): it reads them from ``folder`` too.
+    read_here = {RESULTS_ENV_VAR: str(folder)} if folder else {}
+    with mock.patch.dict(os.environ, read_here):
+        specs = exp.plan(settings, seeds)
     done = finished_runs(exp, size, settings, specs, folder)
     final, partial = result_path(name, size, folder), partial_path(
         name, size, folder
@@ -299,12 +303,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     except ReproduceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # --results is where this command reads results too (final chooses its recipe
-    # from the ablation stored beside it), until it returns.
-    read_here = {RESULTS_ENV_VAR: str(args.results)} if args.results else {}
+    if args.no_progress:  # the training loops' bars too (profiles.bars_disabled)
+        os.environ["TQDM_DISABLE"] = "1"
     try:
-        with mock.patch.dict(os.environ, read_here):
-            _reproduce_each(args, names, device)
+        for name in names:
+            command = cli_command(
+                "reproduce", name, "--size", args.size, "--seeds", str(args.seeds)
+            )
+            reproduce(
+                name,
+                args.size,
+                args.seeds,
+                args.results,
+                device,
+                not args.no_progress,
+                command,
+            )
     except (ReproduceError, ResultError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -316,21 +330,3 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
         return 130
     return 0
-
-
-def _reproduce_each(args: argparse.Namespace, names: list[str], device: str):
-    if args.no_progress:  # the training loops' bars too (profiles.bars_disabled)
-        os.environ["TQDM_DISABLE"] = "1"
-    for name in names:
-        command = cli_command(
-            "reproduce", name, "--size", args.size, "--seeds", str(args.seeds)
-        )
-        reproduce(
-            name,
-            args.size,
-            args.seeds,
-            args.results,
-            device,
-            not args.no_progress,
-            command,
-        )

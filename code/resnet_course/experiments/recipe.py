@@ -100,18 +100,21 @@ def choose_recipe(ablation: dict[str, Any] | None) -> list[str]:
     removal raised the mean validation accuracy by more than the seeds' spread
     (the larger standard deviation of the two arms).  None without an ablation
     result, or with one of a single seed (which has no spread)."""
-    if ablation is None:
+    if ablation is None or _single_seed(ablation):
         return []
-    full = metric(ablation, "val_acc", arm=FULL)
-    if len(full) < 2:  # no spread to judge a change by: keep the recipe
-        return []
-    full_mean, full_sd = mean_std(full)
+    full_mean, full_sd = mean_std(metric(ablation, "val_acc", arm=FULL))
     dropped = []
     for arm in bench.ABLATION:
         mean, sd = mean_std(metric(ablation, "val_acc", arm=arm))
         if mean - full_mean > max(full_sd, sd):
             dropped.append(arm)
     return dropped
+
+
+def _single_seed(ablation: dict[str, Any]) -> bool:
+    """Whether the ablation ran one seed: then no spread judges a change, and the
+    recipe is kept as designed."""
+    return len(metric(ablation, "val_acc", arm=FULL)) < 2
 
 
 def final_plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
@@ -122,7 +125,7 @@ def final_plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
     chosen = {**settings, "dropped": dropped, "chosen_on": settings["choose_on"]}
     if stored is None:
         chosen["chosen_on"] += " (no stored ablation: recipe as designed)"
-    elif len(metric(stored, "val_acc", arm=FULL)) < 2:
+    elif _single_seed(stored):
         chosen["chosen_on"] += " (an ablation of one seed: recipe as designed)"
     return [
         {
