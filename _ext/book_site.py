@@ -172,9 +172,8 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
         if key not in seen:
             seen.add(key)
             unique.append(script)
-    scripts[:] = (
-        unique  # in place: Sphinx restores the builder's list after the page
-    )
+    # in place: Sphinx restores the builder's list after the page
+    scripts[:] = unique
 
 
 def setup(app):

@@ -22,9 +22,8 @@ def test_crop_flip_keeps_shape_and_pixels():
 
 def test_random_erasing_erases_one_rectangle_per_image_or_none():
     torch.manual_seed(0)
-    x = torch.full(
-        (64, 1, 12, 12), -1.0
-    )  # noise fill is in [0, 1): erased pixels are >= 0
+    # noise fill is in [0, 1): erased pixels are >= 0
+    x = torch.full((64, 1, 12, 12), -1.0)
     out = random_erasing(x, p=1.0)
     for img in out[:, 0]:
         erased = img >= 0

@@ -11,9 +11,8 @@ def test_outside_connections_are_refused(monkeypatch):
     # kernels); without it, the request must be stopped by the guard itself.
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
-    opener = (
-        urllib.request.build_opener()
-    )  # not urlopen's cached opener: it may hold the proxies
+    # not urlopen's cached opener: it may hold the proxies
+    opener = urllib.request.build_opener()
     with pytest.raises(NetworkBlockedError):
         opener.open("http://example.com", timeout=1)
     with pytest.raises(NetworkBlockedError):

@@ -154,8 +154,7 @@ def test_deterministic_is_refused_on_cuda_before_any_work(monkeypatch):
     monkeypatch.setattr(
         train_config, "resolve_device", lambda name: torch.device("cuda")
     )
-    monkeypatch.setattr(
-        trainer, "load_fashion_mnist", None
-    )  # must not be reached
+    # must not be reached
+    monkeypatch.setattr(trainer, "load_fashion_mnist", None)
     with pytest.raises(ValueError, match="--deterministic runs only on the CPU"):
         train(TrainConfig(**{**TINY, "deterministic": True}, checkpoint_dir=""))

@@ -724,9 +724,8 @@ def main() -> int:
         ):
             current["page"] = f"search.html?q={SEARCH_TERM} ({where})"
             hits = check_search(page, url, problem)
-            page.evaluate(
-                INSPECT_JS
-            )  # let MathJax and the images finish before leaving
+            # let MathJax and the images finish before leaving
+            page.evaluate(INSPECT_JS)
             page.screenshot(path=str(shots / f"{shot}.png"), full_page=True)
             report[f"search.html ({where})"] = {
                 "query": SEARCH_TERM,

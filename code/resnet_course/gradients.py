@@ -186,9 +186,8 @@ def freeze_batch_statistics(model: nn.Module, inputs: Tensor) -> nn.Module:
         model(inputs)
     for m, momentum, hook in zip(norms, momenta, hooks):
         m.momentum = momentum
-        m.running_var.mul_(
-            (counts[m] - 1) / counts[m]
-        )  # training mode divides by n, not n - 1
+        # training mode divides by n, not n - 1
+        m.running_var.mul_((counts[m] - 1) / counts[m])
         hook.remove()
     return model.eval()
 

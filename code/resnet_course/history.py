@@ -128,9 +128,8 @@ class LivePlot:
 
         self.fig, self.axes = plt.subplots(1, 2, figsize=(8, 3.3))
         self.title = title
-        plt.close(
-            self.fig
-        )  # shown through the display handle only, not again at cell end
+        # shown through the display handle only, not again at cell end
+        plt.close(self.fig)
         self.handle = display(self.fig, display_id=True)
 
     def update(self, history: History) -> None:

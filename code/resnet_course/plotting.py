@@ -24,20 +24,17 @@ COLUMN_PX = 680  # the text column at a 1280 px window (a code block is 684 px)
 PHONE_COLUMN_PX = 358  # the text column of a 390 px phone
 #: CSS px per inch on the page (figures are drawn at twice this, see below).
 DPI = 100
-FIG_WIDTH = (
-    6.4  # inches: 640 px, with room for labels that bbox_inches="tight" adds
-)
+#: inches: 640 px, with room for labels that bbox_inches="tight" adds
+FIG_WIDTH = 6.4
 MIN_PHONE_TEXT_PX = 8.5  # the smallest text a reader can still read on a phone
 
 BOOK_STYLE = {
     "figure.figsize": (FIG_WIDTH, 3.6),
     "figure.dpi": DPI,
-    "savefig.dpi": (
-        2 * DPI
-    ),  # files written with savefig: sharp on high-density screens
+    # files written with savefig: sharp on high-density screens
+    "savefig.dpi": 2 * DPI,
     "savefig.bbox": "tight",
-    # 11 pt in a 6.4 in figure shown 358 px wide is 11 / (6.4 * 72) * 358 = 8.5
-    # px.
+    # 11 pt in a 6.4 in figure shown 358 px wide: 11 / (6.4 * 72) * 358 = 8.5 px.
     "font.size": 12,
     "axes.titlesize": 12,
     "axes.labelsize": 12,

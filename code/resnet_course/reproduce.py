@@ -16,11 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from .experiments import SIZES, Experiment, experiments
 from .results import (
-    RESULTS_ENV_VAR,
     ResultError,
     cli_command,
     partial_path,
@@ -186,11 +184,7 @@ def reproduce(
     file."""
     exp = experiments()[name]
     settings = exp.sizes[size]
-    # A plan may read stored results (final chooses its recipe from the
-    # ablation): it reads them from ``folder`` too.
-    read_here = {RESULTS_ENV_VAR: str(folder)} if folder else {}
-    with mock.patch.dict(os.environ, read_here):
-        specs = exp.plan(settings, seeds)
+    specs = exp.plan(settings, seeds, folder)
     done = finished_runs(exp, size, settings, specs, folder)
     final, partial = result_path(name, size, folder), partial_path(
         name, size, folder

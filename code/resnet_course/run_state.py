@@ -182,9 +182,8 @@ class RunState:
     world: World = World()  # which of how many data-parallel processes this is
     epoch: int = 0  # epochs finished
     step: int = 0  # optimiser steps taken
-    first_bad: torch.Tensor | None = (
-        None  # first step with a non-finite loss, 0: none
-    )
+    #: first step with a non-finite loss, 0: none
+    first_bad: torch.Tensor | None = None
 
     @classmethod
     def create(

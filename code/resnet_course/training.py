@@ -38,9 +38,8 @@ class History:
     step: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_err: list[float] = field(default_factory=list)
-    epoch_step: list[int] = field(
-        default_factory=list
-    )  # the step of each test evaluation
+    #: the step of each test evaluation
+    epoch_step: list[int] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     test_err: list[float] = field(default_factory=list)
     seconds: float = 0.0

@@ -6,7 +6,10 @@ Each :class:`Experiment` has
 * ``sizes``: its settings at each size (``smoke`` for CI, ``cpu`` for a reader's
   laptop, ``long`` for the converged runs stored in ``results/``, ``gpu`` for a
   lent GPU);
-* ``plan(settings, seeds)``: the list of runs, one per network and seed;
+* ``plan(settings, seeds, folder)``: the list of runs, one per network and seed
+  (``folder``: where a plan that builds on another experiment's stored result
+  reads it, None for ``results/``; ``final`` chooses its recipe from
+  ``ablation``'s);
 * ``run(spec, device)``: one run, returning ``{"metrics": ..., "curves": ...}``,
   plain JSON-serialisable data.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 SIZES = ("smoke", "cpu", "long", "gpu")
@@ -35,7 +39,7 @@ class Experiment:
     chapter: str
     summary: str
     sizes: dict[str, dict[str, Any]]
-    plan: Callable[[dict[str, Any], int], list[RunSpec]]
+    plan: Callable[[dict[str, Any], int, Path | None], list[RunSpec]]
     run: Callable[[RunSpec, str], dict[str, Any]]
     #: Expected minutes on 2 CPU cores (one thread) with 3 seeds, per size.
     minutes: dict[str, float] = field(default_factory=dict)

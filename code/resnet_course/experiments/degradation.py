@@ -8,6 +8,7 @@ CIFAR 6n+2 family of convolutional networks on downsampled Fashion-MNIST.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..cifar_resnet import cifar_resnet
@@ -31,7 +32,9 @@ from .common import (
 KINDS = ("plain", "residual", "residual, zero-init")
 
 
-def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
     """One run per depth, kind and seed; the cost of a run grows with its
     depth."""
     specs = []

@@ -9,6 +9,7 @@ every block.  The same measurement at initialisation is stored alongside.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +22,9 @@ from .common import seeded, splits, train_error, train_run
 GRADIENT_BATCH = 256
 
 
-def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
     return [
         {
             "key": f"{kind}-{n}/seed {seed}",

@@ -9,6 +9,7 @@ gets.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,7 +21,9 @@ from .common import binned_xy, seeded, splits
 CHANNELS = 16
 
 
-def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
     return [
         {
             "key": f"{kind}, {n} blocks/seed {seed}",

@@ -10,6 +10,7 @@ as well.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,9 @@ from .common import (
 )
 
 
-def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
     return [
         {
             "key": f"{kind}-{depth}/seed {seed}",

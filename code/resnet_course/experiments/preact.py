@@ -9,6 +9,7 @@ as in the chapter 1 experiment.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..block_variants import PreActCifarResNet
@@ -29,7 +30,9 @@ from .common import (
 KINDS = ("post-activation", "pre-activation")
 
 
-def plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
     return [
         {
             "key": f"{kind}-{depth}/seed {seed}",

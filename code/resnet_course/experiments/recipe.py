@@ -12,6 +12,7 @@ final model.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .. import bench
@@ -58,7 +59,9 @@ def _curves(h) -> dict[str, Any]:
     }
 
 
-def ablation_plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def ablation_plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
     arms = [FULL, *bench.ABLATION]
     return [
         {
@@ -82,8 +85,8 @@ def ablation_run(spec: RunSpec, device: str) -> dict[str, Any]:
     metrics = {"val_acc": h.final_test_acc, "train_seconds": h.train_seconds[-1]}
     if s["arm"] == FULL:
         # The two tests below run in fp32 (TF32 convolutions on a recent GPU, as
-        # PyTorch does by default); val_acc was measured in the run's own precision
-        # (bf16 on a GPU), so they are compared with an fp32 test too.
+        # PyTorch does by default); val_acc was measured in the run's own
+        # precision (bf16 on a GPU), so they are compared with an fp32 test too.
         metrics["val_acc_fp32"] = bench.accuracy(
             result.net, d.val_x, d.val_y, cfg.tta
         )
@@ -117,10 +120,16 @@ def _single_seed(ablation: dict[str, Any]) -> bool:
     return len(metric(ablation, "val_acc", arm=FULL)) < 2
 
 
-def final_plan(settings: dict[str, Any], seeds: int) -> list[RunSpec]:
+def final_plan(
+    settings: dict[str, Any], seeds: int, folder: Path | None = None
+) -> list[RunSpec]:
+    """One run per seed of the recipe chosen on the ablation stored in ``folder``
+    (None: ``results/``) at the size ``choose_on``."""
     from ..results import load_result
 
-    stored = load_result("ablation", settings["choose_on"], missing_ok=True)
+    stored = load_result(
+        "ablation", settings["choose_on"], folder, missing_ok=True
+    )
     dropped = choose_recipe(stored)
     chosen = {**settings, "dropped": dropped, "chosen_on": settings["choose_on"]}
     if stored is None:
