@@ -100,6 +100,25 @@ def test_the_final_recipe_drops_only_what_the_validation_split_says(fashion_dir)
     assert choose_recipe(one_seed) == []  # no spread to judge by
 
 
+def test_a_recipe_run_trains_the_config_its_settings_give(monkeypatch):
+    """Chapter 6 reads the recipe of the stored runs as ``run_config(settings)``:
+    a run must train exactly that (plus its seed, device and ablated change),
+    whatever the data it is handed."""
+    import torch
+
+    from resnet_course.data import FashionMNIST
+    from resnet_course.experiments import recipe
+
+    trained = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, data: trained.append(cfg))
+    s = {**recipe.ABLATION.sizes["cpu"], "arm": recipe.FULL}
+    images, labels = torch.zeros(100, 1, 28, 28), torch.zeros(100).long()
+    data = FashionMNIST(images, labels, images, labels)  # not n_train images
+    recipe._train(s, 3, data, "cpu", {})
+    ran, read = trained[0], recipe.run_config(s)
+    assert (ran.n_train, ran.ema, ran.lr) == (read.n_train, read.ema, read.lr)
+
+
 #: The settings that say which networks an experiment compares.
 NETWORKS = ("depths", "nets", "blocks", "block_counts", "kinds")
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .data import N_TRAIN_FULL
 from .profiles import pick
+from .schedule import steps_per_epoch
 
 if TYPE_CHECKING:
     from .train_config import TrainConfig
@@ -103,10 +104,9 @@ def recipe_config(name: str, **overrides: Any) -> TrainConfig:
     if "lr" not in overrides:
         recipe["lr"] = RECIPES[name]["lr"] * batch / 512
     if recipe["ema"] > 0 and "ema" not in overrides:
-        steps = recipe["epochs"] * (
-            (recipe.get("n_train") or N_TRAIN_FULL) // batch
-        )
-        reference = RECIPES[name]["epochs"] * (N_TRAIN_FULL // 512)
+        n_train = recipe.get("n_train") or N_TRAIN_FULL
+        steps = recipe["epochs"] * steps_per_epoch(n_train, batch)
+        reference = RECIPES[name]["epochs"] * steps_per_epoch(N_TRAIN_FULL, 512)
         horizon = steps / reference / (1 - RECIPES[name]["ema"])
         recipe["ema"] = 1 - 1 / max(horizon, 10.0)
     return TrainConfig(**recipe)

@@ -1,11 +1,17 @@
-"""The learning-rate schedules of both training loops: a multiplier of the peak
-rate per optimiser step."""
+"""The schedules of both training loops: how many optimiser steps an epoch has,
+and a multiplier of the peak learning rate per step."""
 
 from __future__ import annotations
 
 import math
 
 SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps in an epoch of ``n_train`` images: both loops drop the
+    last, partial batch."""
+    return n_train // batch_size
 
 
 def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:

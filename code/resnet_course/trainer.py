@@ -75,6 +75,7 @@ from .history import History, LivePlot, in_jupyter, plot_history
 from .models import MODELS, build_model
 from .profiles import bars_disabled, resolve_device
 from .run_state import FlipTTA, RunState
+from .schedule import steps_per_epoch
 from .train_config import RESUMABLE_CHANGES, TrainConfig, validate
 from .training import NonFiniteLossError, evaluate
 
@@ -391,7 +392,7 @@ def _run(
     tests = held_out_shard(n_test, world)
     x_test = data.test_images[:n_test][tests].to(device)
     y_test = data.test_labels[:n_test][tests].to(device)
-    steps = n_train // cfg.batch_size
+    steps = steps_per_epoch(n_train, cfg.batch_size)
     state = RunState.create(cfg, device, steps_per_epoch=steps, world=world)
     if previous is not None:
         state.load_state_dict(previous)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .augment import random_crop_flip  # also importable from here, its old home
 from .profiles import bars_disabled
-from .schedule import lr_factor
+from .schedule import lr_factor, steps_per_epoch
 
 
 class NonFiniteLossError(RuntimeError):
@@ -118,8 +118,8 @@ def train_classifier(
     if seed is not None:
         generator.manual_seed(seed)
     n, device = len(train_labels), train_labels.device
-    steps_per_epoch = n // batch_size  # the ragged last batch is dropped
-    last, total = steps_per_epoch - 1, epochs * steps_per_epoch
+    steps = steps_per_epoch(n, batch_size)
+    last, total = steps - 1, epochs * steps
     opt, sched = _sgd(model, lr, momentum, weight_decay, total, schedule)
     hist = History()
     model.train()
@@ -134,7 +134,7 @@ def train_classifier(
     run_n = 0
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator).to(device)
-        for b in range(steps_per_epoch):
+        for b in range(steps):
             idx = order[b * batch_size : (b + 1) * batch_size]
             x, y = train_images[idx], train_labels[idx]
             loss, logits = _step(model, opt, sched, x, y, augment)

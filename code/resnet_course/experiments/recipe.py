@@ -40,7 +40,7 @@ def run_config(s: dict[str, Any], **overrides) -> TrainConfig:
 
 def _train(s: dict[str, Any], seed: int, data: FashionMNIST, device: str, change):
     cfg = run_config(
-        {**s, "n_train": len(data.train_labels)},
+        s,
         seed=seed,
         progress=True,
         compile="none",
