@@ -136,3 +136,27 @@ def test_the_gpu_size_compares_the_networks_the_chapter_was_written_for(name):
             f" size's {sizes['long'].get(key)}, which chapter"
             f" {experiments()[name].chapter} is written for"
         )
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_full_recipe_is_tested_again_in_fp32_only_after_another_precision(
+    precision, fashion_dir, monkeypatch
+):
+    """An fp32 run's own test is the fp32 test its no-EMA and no-TTA variants are
+    compared with: it is not run twice.  After a bf16 run (a GPU's) it is."""
+    from resnet_course.experiments import recipe
+
+    trained = recipe._train
+
+    def in_precision(*args):
+        cfg, result = trained(*args)
+        result.history.precision = precision  # as the trainer records it
+        return cfg, result
+
+    monkeypatch.setattr(recipe, "_train", in_precision)
+    exp = experiments()["ablation"]
+    spec = exp.plan(exp.sizes["smoke"], 1)[0]
+    assert spec["settings"]["arm"] == recipe.FULL
+    metrics = exp.run(spec, "cpu")["metrics"]
+    assert {"val_acc_no_ema", "val_acc_no_tta"} <= set(metrics)
+    assert ("val_acc_fp32" in metrics) == (precision == "bf16")

@@ -435,8 +435,8 @@ def ablation_changes(result: dict) -> dict[str, list[float]]:
 
 def _fp32_acc(metrics: dict) -> float:
     """The full recipe's accuracy tested in fp32, as its no-EMA and no-TTA
-    variants are (results made before it was stored were made in fp32 on the
-    CPU, where ``val_acc`` is that test)."""
+    variants are: ``val_acc_fp32`` where the run trained in another precision,
+    else ``val_acc`` itself (an fp32 run's own test)."""
     return metrics.get("val_acc_fp32", metrics["val_acc"])
 
 
