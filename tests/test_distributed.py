@@ -36,6 +36,7 @@ from resnet_course.multiprocess import (
     failure_message,
     launch_command,
     process_counts,
+    run_processes,
     weights_difference,
 )
 from resnet_course.cli import main
@@ -64,7 +65,12 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 def launch(nproc, folder, cfg=CFG, extra=(), env=None, timeout=120):
     Path(folder).mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder))
-    command = launch_command(nproc, cfg, str(Path(folder) / "history.json"))
+    command = launch_command(
+        nproc,
+        cfg,
+        str(Path(folder) / "history.json"),
+        log_dir=str(Path(folder) / "torchrun-logs"),
+    )
     return subprocess.run(
         [*command, *extra],
         capture_output=True,
@@ -80,8 +86,8 @@ def runs(tmp_path_factory):
     2-process SyncBN run (torchrun)."""
     root = tmp_path_factory.mktemp("ddp")
     train(dataclasses.replace(CFG, checkpoint_dir=str(root / "n1")))
-    proc = launch(2, root / "n2")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    (root / "tmp").mkdir()  # the launch's temporary folder, to look into after
+    run_processes(2, CFG, root / "n2", env={"TMPDIR": str(root / "tmp")})
     return root
 
 
@@ -139,6 +145,11 @@ def test_a_config_becomes_the_flags_that_give_it_back():
 
 def test_two_processes_reach_the_weights_of_one_with_the_same_global_batch(runs):
     assert weights_difference(runs / "n1", runs / "n2") < 1e-8
+
+
+def test_a_launch_keeps_torchruns_logs_in_its_folder_not_the_temporary_one(runs):
+    assert list((runs / "tmp").iterdir()) == []
+    assert (runs / "n2" / "torchrun-logs").is_dir()
 
 
 def test_without_syncbn_the_two_processes_normalise_differently(runs, tmp_path):

@@ -54,15 +54,22 @@ def config_flags(cfg: TrainConfig, changed_only: bool = False) -> list[str]:
 
 
 def launch_command(
-    nproc: int, cfg: TrainConfig, history_json: str, changed_only: bool = False
+    nproc: int,
+    cfg: TrainConfig,
+    history_json: str,
+    changed_only: bool = False,
+    log_dir: str | None = None,
 ) -> list[str]:
-    """``torchrun --standalone --nproc_per_node=N -m resnet_course train ...``"""
+    """``torchrun --standalone --nproc_per_node=N -m resnet_course train ...``;
+    torchrun's per-rank logs go to ``log_dir`` (without it, to a new
+    ``torchelastic_*`` folder in the system's temporary folder, never removed)."""
     return [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
         f"--nproc_per_node={nproc}",
+        *(["--log-dir", log_dir] if log_dir else []),
         "-m",
         "resnet_course",
         "train",
@@ -133,7 +140,8 @@ def run_processes(
     folder.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder), progress=False)
     history_json = str(folder / "history.json")
-    command = launch_command(nproc, cfg, history_json)
+    logs = str(folder / "torchrun-logs")
+    command = launch_command(nproc, cfg, history_json, log_dir=logs)
     start = time.perf_counter()
     proc = subprocess.run(
         command,
