@@ -99,15 +99,17 @@ def recipe_config(name: str, **overrides: Any) -> TrainConfig:
     """
     from .train_config import TrainConfig  # here: train_config imports TARGET
 
-    recipe = {**RECIPES[name], "checkpoint_dir": "", **overrides}
+    tuned = RECIPES[name]
+    recipe = {**tuned, "checkpoint_dir": "", **overrides}
     batch = recipe["batch_size"]
     if "lr" not in overrides:
-        recipe["lr"] = RECIPES[name]["lr"] * batch / 512
+        recipe["lr"] = tuned["lr"] * batch / tuned["batch_size"]
     if recipe["ema"] > 0 and "ema" not in overrides:
         n_train = recipe.get("n_train") or N_TRAIN_FULL
         steps = recipe["epochs"] * steps_per_epoch(n_train, batch)
-        reference = RECIPES[name]["epochs"] * steps_per_epoch(N_TRAIN_FULL, 512)
-        horizon = steps / reference / (1 - RECIPES[name]["ema"])
+        tuned_steps = steps_per_epoch(N_TRAIN_FULL, tuned["batch_size"])
+        reference = tuned["epochs"] * tuned_steps
+        horizon = steps / reference / (1 - tuned["ema"])
         recipe["ema"] = 1 - 1 / max(horizon, 10.0)
     return TrainConfig(**recipe)
 
