@@ -32,6 +32,7 @@ from resnet_course.distributed import (
     held_out_shard,
 )
 from resnet_course.multiprocess import (
+    TORCHRUN_LOGS,
     config_flags,
     failure_message,
     launch_command,
@@ -69,7 +70,7 @@ def launch(nproc, folder, cfg=CFG, extra=(), env=None, timeout=120):
         nproc,
         cfg,
         str(Path(folder) / "history.json"),
-        log_dir=str(Path(folder) / "torchrun-logs"),
+        log_dir=str(Path(folder) / TORCHRUN_LOGS),
     )
     return subprocess.run(
         [*command, *extra],

@@ -30,6 +30,9 @@ from .train_config import TrainConfig
 #: A run that has not finished after this long is stopped (and reported).
 RUN_TIMEOUT_S = 3600
 
+#: The folder, inside a run's own, that holds torchrun's per-rank logs.
+TORCHRUN_LOGS = "torchrun-logs"
+
 
 class LaunchFailed(RuntimeError):
     """A launched run exited with an error; the message is the run's own error
@@ -140,7 +143,7 @@ def run_processes(
     folder.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder), progress=False)
     history_json = str(folder / "history.json")
-    logs = str(folder / "torchrun-logs")
+    logs = str(folder / TORCHRUN_LOGS)
     command = launch_command(nproc, cfg, history_json, log_dir=logs)
     start = time.perf_counter()
     proc = subprocess.run(
