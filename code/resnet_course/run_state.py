@@ -28,6 +28,7 @@ from .models import build_model
 from .profiles import device_name
 from .schedule import lr_factor
 from .train_config import (
+    FULL_PRECISIONS,
     TrainConfig,
     resolve_channels_last,
     resolve_compile,
@@ -251,7 +252,7 @@ class RunState:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision as the run asks for it (nothing in fp32 or fp64)."""
-        if self.precision in ("fp32", "fp64"):
+        if self.precision in FULL_PRECISIONS:
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)

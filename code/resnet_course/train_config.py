@@ -21,6 +21,8 @@ from .recipes import TARGET
 from .schedule import SCHEDULES
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
+#: The precisions a run trains and tests in without autocast (no mixed precision).
+FULL_PRECISIONS = ("fp32", "fp64")
 COMPILE_MODES = (
     "auto",
     "none",

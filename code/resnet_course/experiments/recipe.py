@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import bench
 from ..data import FashionMNIST
-from ..train_config import TrainConfig
+from ..train_config import FULL_PRECISIONS, TrainConfig
 from ..trainer import Prepared, train
 from . import Experiment, RunSpec
 from .common import mean_std, metric, seeded, splits, subsample
@@ -95,7 +95,7 @@ def _fp32_tests(cfg, result, d) -> dict[str, float]:
     fp32 too (``val_acc_fp32``), so that the changes compare like with like; on
     the CPU ``val_acc`` already is that test."""
     tests = {}
-    if result.history.precision not in ("fp32", "fp64"):
+    if result.history.precision not in FULL_PRECISIONS:
         tests["val_acc_fp32"] = bench.accuracy(
             result.net, d.val_x, d.val_y, cfg.tta
         )
