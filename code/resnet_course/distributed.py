@@ -41,6 +41,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .schedule import steps_per_epoch
+
 #: How long a rank waits for the others in one collective before giving up.
 TIMEOUT = datetime.timedelta(minutes=10)
 
@@ -234,9 +236,10 @@ def epoch_shard(
     rank. Global batch ``b`` is ``order[b * batch_size : (b + 1) * batch_size]``,
     as in a one-process run, and rank ``r`` takes the ``r``-th of its ``N``
     equal parts; so local batch ``b`` is, with ``n = batch_size // N``,
-    ``shard[b * n : (b + 1) * n]``. The ragged end of the epoch is dropped.
+    ``shard[b * n : (b + 1) * n]``. The ragged end of the epoch is dropped, as
+    :func:`~resnet_course.schedule.steps_per_epoch` counts the epoch's steps.
     """
-    steps = len(order) // batch_size
+    steps = steps_per_epoch(len(order), batch_size)
     parts = order[: steps * batch_size].view(steps, world.size, -1)
     return parts[:, world.rank].reshape(-1)
 
