@@ -368,9 +368,11 @@ def test_ch7_syncbn_matches_one_process_in_fp64_and_per_process_bn_does_not():
     assert number(g["ddp_fp32_sync_diff"]) > 1e3 * number(g["ddp_fp64_sync_diff"])
 
 
-def test_ch7_two_processes_are_faster_but_less_than_twice_and_syncbn_costs():
+def test_ch7_two_processes_are_faster_and_syncbn_costs():
     g = glued("07_data_parallel.ipynb")
-    assert 1 < number(g["ddp_speedup"]) < 2  # "less than twice"
+    # "It shows that two processes are faster than one, not by how much": one
+    # short timed run per row lands on either side of twice (1.70, then 2.30).
+    assert number(g["ddp_speedup"]) > 1
     assert number(g["ddp_sync_cost"]) > 0  # "SyncBN costs another ..."
     # "On this CPU, SyncBN costs more than the second process gains"
     assert number(g["ddp_sync_vs_one"]) < 1
