@@ -150,7 +150,7 @@ def test_two_processes_reach_the_weights_of_one_with_the_same_global_batch(runs)
 
 def test_a_launch_keeps_torchruns_logs_in_its_folder_not_the_temporary_one(runs):
     assert list((runs / "tmp").iterdir()) == []
-    assert (runs / "n2" / "torchrun-logs").is_dir()
+    assert (runs / "n2" / TORCHRUN_LOGS).is_dir()
 
 
 def test_without_syncbn_the_two_processes_normalise_differently(runs, tmp_path):
