@@ -35,7 +35,7 @@ from resnet_course.multiprocess import (
     TORCHRUN_LOGS,
     config_flags,
     failure_message,
-    launch_command,
+    folder_command,
     process_counts,
     run_processes,
     weights_difference,
@@ -64,14 +64,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def launch(nproc, folder, cfg=CFG, extra=(), env=None, timeout=120):
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder))
-    command = launch_command(
-        nproc,
-        cfg,
-        str(Path(folder) / "history.json"),
-        log_dir=str(Path(folder) / TORCHRUN_LOGS),
-    )
+    command, _ = folder_command(nproc, cfg, folder)
     return subprocess.run(
         [*command, *extra],
         capture_output=True,

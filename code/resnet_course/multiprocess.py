@@ -134,17 +134,29 @@ def _root_cause(stderr: str) -> list[str]:
     return [f"rank {rank.group(1)} exited with code {code.group(1)}{signal}"]
 
 
+def folder_command(
+    nproc: int, cfg: TrainConfig, folder: str | Path
+) -> tuple[list[str], Path]:
+    """The launch command of a run kept in ``folder`` (made if missing): its
+    checkpoint, its history (the returned path) and torchrun's logs go there;
+    progress bars are off (a launched run's output is captured)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder), progress=False)
+    history_json = folder / "history.json"
+    logs = str(folder / TORCHRUN_LOGS)
+    return (
+        launch_command(nproc, cfg, str(history_json), log_dir=logs),
+        history_json,
+    )
+
+
 def run_processes(
     nproc: int, cfg: TrainConfig, folder: str | Path, env: dict | None = None
 ) -> dict[str, Any]:
     """Train ``cfg`` with ``nproc`` processes, its checkpoint in ``folder``;
     return the history, the wall time (start-up included) and the folder."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = dataclasses.replace(cfg, checkpoint_dir=str(folder), progress=False)
-    history_json = str(folder / "history.json")
-    logs = str(folder / TORCHRUN_LOGS)
-    command = launch_command(nproc, cfg, history_json, log_dir=logs)
+    command, history_json = folder_command(nproc, cfg, folder)
     start = time.perf_counter()
     proc = subprocess.run(
         command,
@@ -162,7 +174,7 @@ def run_processes(
         "processes": nproc,
         "history": history,
         "wall_seconds": wall,
-        "folder": str(folder),
+        "folder": str(Path(folder)),
     }
 
 
