@@ -36,3 +36,15 @@ def test_random_erasing_erases_one_rectangle_per_image_or_none():
         assert box.all(), "the erased pixels are not one filled rectangle"
     assert torch.equal(random_erasing(x, p=0.0), x)
     assert augment_batch(x, crop_flip=False, erase=0.0) is x
+
+
+def test_crop_flip_returns_the_plain_layout():
+    # With one channel, the crop once came back with channels-last strides, which
+    # sent the CPU's convolutions down oneDNN's channels-last path; its weight
+    # gradient for the strided 1x1 shortcut with 4 input channels corrupts memory
+    # (oneDNN issue 6035: the "no random erasing" arm at width 4 crashed).
+    for channels in (1, 3):
+        x = torch.rand(4, channels, 6, 6)
+        out = random_crop_flip(x, pad=2)
+        assert out.stride() == x.stride()
+        assert augment_batch(x, crop_flip=True, erase=0.0).stride() == x.stride()

@@ -16,19 +16,28 @@ from torch.nn import functional as F
 
 def random_crop_flip(x: torch.Tensor, pad: int = 2) -> torch.Tensor:
     """Batched augmentation: a random crop after zero-padding by ``pad``, and a
-    random flip."""
-    n, _, h, w = x.shape
+    random flip.
+
+    One ``gather`` reads each output pixel from the padded image, so the result
+    has the plain contiguous layout whatever the batch; the memory format is
+    the network's to choose (:class:`~resnet_course.run_state.Prepared`). A
+    channels-last result would send the CPU's convolutions down oneDNN's
+    channels-last path, whose weight gradient for a strided 1x1 convolution
+    with few input channels (4 here) writes out of bounds (oneDNN issue 6035).
+    """
+    n, c, h, w = x.shape
+    dev = x.device
     padded = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, :]
-    out = padded[
-        torch.arange(n, device=x.device)[:, None, None], :, rows, cols
-    ]  # n,h,w,c
-    out = out.permute(0, 3, 1, 2)
-    flip = torch.rand(n, device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], out.flip(3), out)
+    dy = torch.randint(0, 2 * pad + 1, (n,), device=dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), device=dev)
+    flip = torch.rand(n, device=dev) < 0.5
+    cols = torch.arange(w, device=dev).expand(n, w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]  # n, w
+    rows = dy[:, None] + torch.arange(h, device=dev)  # n, h
+    # each output pixel's position in the flattened padded image: n, h * w
+    where = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).flatten(1)
+    out = padded.flatten(2).gather(2, where[:, None].expand(n, c, h * w))
+    return out.view(n, c, h, w)
 
 
 def random_erasing(
