@@ -31,12 +31,13 @@ def random_crop_flip(x: torch.Tensor, pad: int = 2) -> torch.Tensor:
     dy = torch.randint(0, 2 * pad + 1, (n,), device=dev)
     dx = torch.randint(0, 2 * pad + 1, (n,), device=dev)
     flip = torch.rand(n, device=dev) < 0.5
-    cols = torch.arange(w, device=dev).expand(n, w)
-    cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]  # n, w
+    across = torch.arange(w, device=dev)
+    # the columns each image reads, mirrored where it is flipped: n, w
+    cols = torch.where(flip[:, None], across.flip(0), across) + dx[:, None]
     rows = dy[:, None] + torch.arange(h, device=dev)  # n, h
     # each output pixel's position in the flattened padded image: n, h * w
-    where = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).flatten(1)
-    out = padded.flatten(2).gather(2, where[:, None].expand(n, c, h * w))
+    index = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).flatten(1)
+    out = padded.flatten(2).gather(2, index[:, None].expand(n, c, h * w))
     return out.view(n, c, h, w)
 
 
