@@ -174,7 +174,7 @@ def run_processes(
         "processes": nproc,
         "history": history,
         "wall_seconds": wall,
-        "folder": str(Path(folder)),
+        "folder": str(history_json.parent),
     }
 
 
